@@ -1,0 +1,151 @@
+/**
+ * Rebuilding samples from residuals (RFC 9639 sections 9.2.5 and 9.2.6). On entry out[0..order) holds the
+ * warm-up samples and out[order..n) the residuals; on exit out holds the samples.
+ *
+ * Fixed predictors have no shift, so 32-bit wrapping arithmetic gives the exact result for any stream
+ * whose samples fit their bit depth. LPC sums are shifted right, so they must be exact: Int32 arithmetic
+ * when sum|coef| * 2^(bps-1) provably stays below 2^31, otherwise float64, which is exact because
+ * |sum| <= 32 * 2^15 * 2^32 < 2^53.
+ */
+
+export function restoreFixed(out: Int32Array, n: number, order: number): void {
+  switch (order) {
+    case 0:
+      return;
+    case 1:
+      for (let i = 1; i < n; i++) out[i] = out[i] + out[i - 1];
+      return;
+    case 2:
+      for (let i = 2; i < n; i++) out[i] = out[i] + 2 * out[i - 1] - out[i - 2];
+      return;
+    case 3:
+      for (let i = 3; i < n; i++) out[i] = out[i] + 3 * (out[i - 1] - out[i - 2]) + out[i - 3];
+      return;
+    case 4:
+      for (let i = 4; i < n; i++) {
+        out[i] = out[i] + 4 * (out[i - 1] + out[i - 3]) - 6 * out[i - 2] - out[i - 4];
+      }
+      return;
+  }
+}
+
+/** restoreFixed for 33-bit side channels held in float64 (all values exact integers). */
+export function restoreFixedWide(out: Float64Array, n: number, order: number): void {
+  switch (order) {
+    case 1:
+      for (let i = 1; i < n; i++) out[i] = out[i] + out[i - 1];
+      return;
+    case 2:
+      for (let i = 2; i < n; i++) out[i] = out[i] + 2 * out[i - 1] - out[i - 2];
+      return;
+    case 3:
+      for (let i = 3; i < n; i++) out[i] = out[i] + 3 * (out[i - 1] - out[i - 2]) + out[i - 3];
+      return;
+    case 4:
+      for (let i = 4; i < n; i++) {
+        out[i] = out[i] + 4 * (out[i - 1] + out[i - 3]) - 6 * out[i - 2] - out[i - 4];
+      }
+      return;
+  }
+}
+
+/** True when every partial LPC sum fits in int32 for samples of `bps` bits. */
+export function lpcFitsInt32(coefs: Int32Array, order: number, bps: number): boolean {
+  let sumAbs = 0;
+  for (let j = 0; j < order; j++) sumAbs += Math.abs(coefs[j]);
+  return sumAbs * 2 ** (bps - 1) < 2 ** 31;
+}
+
+/**
+ * LPC restore. coefs[j] multiplies the sample j+1 steps back. `bps` is the subframe's sample width, used to
+ * pick exact int32 arithmetic when it cannot overflow.
+ */
+export function restoreLpc(
+  out: Int32Array,
+  n: number,
+  coefs: Int32Array,
+  order: number,
+  shift: number,
+  bps: number,
+): void {
+  if (lpcFitsInt32(coefs, order, bps)) restoreLpcInt32(out, n, coefs, order, shift);
+  else restoreLpcFloat(out, n, coefs, order, shift);
+}
+
+function restoreLpcInt32(out: Int32Array, n: number, c: Int32Array, order: number, shift: number): void {
+  switch (order) {
+    case 1: {
+      const c0 = c[0];
+      for (let i = 1; i < n; i++) out[i] = out[i] + (Math.imul(c0, out[i - 1]) >> shift);
+      return;
+    }
+    case 2: {
+      const c0 = c[0], c1 = c[1];
+      for (let i = 2; i < n; i++) {
+        out[i] = out[i] + ((Math.imul(c0, out[i - 1]) + Math.imul(c1, out[i - 2])) >> shift);
+      }
+      return;
+    }
+    case 4: {
+      const c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3];
+      for (let i = 4; i < n; i++) {
+        const sum = Math.imul(c0, out[i - 1]) + Math.imul(c1, out[i - 2]) + Math.imul(c2, out[i - 3]) +
+          Math.imul(c3, out[i - 4]);
+        out[i] = out[i] + (sum >> shift);
+      }
+      return;
+    }
+    case 8: {
+      const c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3], c4 = c[4], c5 = c[5], c6 = c[6], c7 = c[7];
+      for (let i = 8; i < n; i++) {
+        const sum = Math.imul(c0, out[i - 1]) + Math.imul(c1, out[i - 2]) + Math.imul(c2, out[i - 3]) +
+          Math.imul(c3, out[i - 4]) + Math.imul(c4, out[i - 5]) + Math.imul(c5, out[i - 6]) +
+          Math.imul(c6, out[i - 7]) + Math.imul(c7, out[i - 8]);
+        out[i] = out[i] + (sum >> shift);
+      }
+      return;
+    }
+    case 12: {
+      const c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3], c4 = c[4], c5 = c[5], c6 = c[6], c7 = c[7];
+      const c8 = c[8], c9 = c[9], c10 = c[10], c11 = c[11];
+      for (let i = 12; i < n; i++) {
+        const sum = Math.imul(c0, out[i - 1]) + Math.imul(c1, out[i - 2]) + Math.imul(c2, out[i - 3]) +
+          Math.imul(c3, out[i - 4]) + Math.imul(c4, out[i - 5]) + Math.imul(c5, out[i - 6]) +
+          Math.imul(c6, out[i - 7]) + Math.imul(c7, out[i - 8]) + Math.imul(c8, out[i - 9]) +
+          Math.imul(c9, out[i - 10]) + Math.imul(c10, out[i - 11]) + Math.imul(c11, out[i - 12]);
+        out[i] = out[i] + (sum >> shift);
+      }
+      return;
+    }
+  }
+  for (let i = order; i < n; i++) {
+    let sum = 0;
+    for (let j = 0, t = i - 1; j < order; j++, t--) sum += Math.imul(c[j], out[t]);
+    out[i] = out[i] + (sum >> shift);
+  }
+}
+
+function restoreLpcFloat(out: Int32Array, n: number, c: Int32Array, order: number, shift: number): void {
+  const scale = 2 ** -shift;
+  for (let i = order; i < n; i++) {
+    let sum = 0;
+    for (let j = 0, t = i - 1; j < order; j++, t--) sum += c[j] * out[t];
+    out[i] = out[i] + Math.floor(sum * scale);
+  }
+}
+
+/** LPC restore for 33-bit side channels held in float64. */
+export function restoreLpcWide(
+  out: Float64Array,
+  n: number,
+  c: Int32Array,
+  order: number,
+  shift: number,
+): void {
+  const scale = 2 ** -shift;
+  for (let i = order; i < n; i++) {
+    let sum = 0;
+    for (let j = 0, t = i - 1; j < order; j++, t--) sum += c[j] * out[t];
+    out[i] = out[i] + Math.floor(sum * scale);
+  }
+}
