@@ -22,6 +22,37 @@ export function crc8(bytes: Uint8Array, start: number, end: number): number {
   return crc;
 }
 
+/** Tables for CRC-16 four bytes at a time: T[k][b] is the CRC of byte b followed by k zero bytes. */
+const CRC16_T1 = new Uint16Array(256);
+const CRC16_T2 = new Uint16Array(256);
+const CRC16_T3 = new Uint16Array(256);
+for (let b = 0; b < 256; b++) {
+  let c = CRC16_TABLE[b];
+  c = ((c << 8) & 0xffff) ^ CRC16_TABLE[c >>> 8];
+  CRC16_T1[b] = c;
+  c = ((c << 8) & 0xffff) ^ CRC16_TABLE[c >>> 8];
+  CRC16_T2[b] = c;
+  c = ((c << 8) & 0xffff) ^ CRC16_TABLE[c >>> 8];
+  CRC16_T3[b] = c;
+}
+
+/**
+ * CRC-16 of bytes[start, end), where words[j] holds bytes[4j..4j+3] big-endian (the bit reader's mirror):
+ * the aligned middle is processed a word at a time.
+ */
+export function crc16Words(bytes: Uint8Array, words: Int32Array, start: number, end: number): number {
+  const t0 = CRC16_TABLE, t1 = CRC16_T1, t2 = CRC16_T2, t3 = CRC16_T3;
+  let crc = 0;
+  let i = start;
+  for (; i < end && (i & 3) !== 0; i++) crc = ((crc << 8) & 0xff00) ^ t0[(crc >>> 8) ^ bytes[i]];
+  for (; i + 4 <= end; i += 4) {
+    const v = words[i >>> 2] ^ (crc << 16);
+    crc = t3[v >>> 24] ^ t2[(v >>> 16) & 0xff] ^ t1[(v >>> 8) & 0xff] ^ t0[v & 0xff];
+  }
+  for (; i < end; i++) crc = ((crc << 8) & 0xff00) ^ t0[(crc >>> 8) ^ bytes[i]];
+  return crc;
+}
+
 /** CRC-16 of bytes[start, end). */
 export function crc16(bytes: Uint8Array, start: number, end: number): number {
   const table = CRC16_TABLE;

@@ -1,7 +1,7 @@
 /** One audio frame: header, subframes, inter-channel decorrelation and the CRC-16 footer. */
 import { AudioFormatError } from "../audio_error.ts";
 import type { BitReader } from "./bit_reader.ts";
-import { crc16 } from "./crc.ts";
+import { crc16Words } from "./crc.ts";
 import { type FrameHeader, hex, readFrameHeader } from "./frame_header.ts";
 import { decodeSubframe, decodeWideSubframe } from "./subframe.ts";
 
@@ -34,11 +34,24 @@ export class FrameScratch {
   }
 }
 
-/** Decodes the frame at the reader's (byte-aligned) position. Throws EndOfData if it is not all buffered. */
+/** Returns the arrays (at least n long each) that a frame of `channels` x n samples is decoded into. */
+export type SampleAllocator = (channels: number, n: number) => Int32Array[];
+
+export const freshSamples: SampleAllocator = (channels, n) => {
+  const samples: Int32Array[] = [];
+  for (let c = 0; c < channels; c++) samples.push(new Int32Array(n));
+  return samples;
+};
+
+/**
+ * Decodes the frame at the reader's (byte-aligned) position into arrays from `allocate`. Throws EndOfData if
+ * the frame is not all buffered (the caller may then buffer more and call again).
+ */
 export function decodeFrame(
   r: BitReader,
   defaults: StreamDefaults | null,
   scratch: FrameScratch,
+  allocate: SampleAllocator = freshSamples,
 ): DecodedFrame {
   const start = r.byteIndex();
   const header = readFrameHeader(r);
@@ -59,8 +72,7 @@ export function decodeFrame(
   }
   if (bps < 4 || bps > 32) throw new AudioFormatError(`unsupported bits per sample ${bps}`, offset);
   const n = header.blockSize;
-  const samples: Int32Array[] = [];
-  for (let c = 0; c < header.channels; c++) samples.push(new Int32Array(n));
+  const samples = allocate(header.channels, n);
   const assignment = header.channelAssignment;
   const sideChannel = assignment === 8 || assignment === 10 ? 1 : assignment === 9 ? 0 : -1;
   const coefs = scratch.coefs;
@@ -85,7 +97,7 @@ export function decodeFrame(
   const end = r.byteIndex();
   const stored = r.readBits(16);
   r.checkEnd();
-  const computed = crc16(r.buffer.bytes, start, end);
+  const computed = crc16Words(r.buffer.bytes, r.words, start, end);
   if (stored !== computed) {
     throw new AudioFormatError(
       `frame CRC-16 mismatch (stored 0x${hex(stored, 4)}, computed 0x${

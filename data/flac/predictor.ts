@@ -7,6 +7,7 @@
  * when sum|coef| * 2^(bps-1) provably stays below 2^31, otherwise float64, which is exact because
  * |sum| <= 32 * 2^15 * 2^32 < 2^53.
  */
+import { restoreLpcFloatUnrolled, restoreLpcInt32Unrolled } from "./lpc_unrolled.ts";
 
 export function restoreFixed(out: Int32Array, n: number, order: number): void {
   switch (order) {
@@ -73,51 +74,7 @@ export function restoreLpc(
 }
 
 function restoreLpcInt32(out: Int32Array, n: number, c: Int32Array, order: number, shift: number): void {
-  switch (order) {
-    case 1: {
-      const c0 = c[0];
-      for (let i = 1; i < n; i++) out[i] = out[i] + (Math.imul(c0, out[i - 1]) >> shift);
-      return;
-    }
-    case 2: {
-      const c0 = c[0], c1 = c[1];
-      for (let i = 2; i < n; i++) {
-        out[i] = out[i] + ((Math.imul(c0, out[i - 1]) + Math.imul(c1, out[i - 2])) >> shift);
-      }
-      return;
-    }
-    case 4: {
-      const c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3];
-      for (let i = 4; i < n; i++) {
-        const sum = Math.imul(c0, out[i - 1]) + Math.imul(c1, out[i - 2]) + Math.imul(c2, out[i - 3]) +
-          Math.imul(c3, out[i - 4]);
-        out[i] = out[i] + (sum >> shift);
-      }
-      return;
-    }
-    case 8: {
-      const c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3], c4 = c[4], c5 = c[5], c6 = c[6], c7 = c[7];
-      for (let i = 8; i < n; i++) {
-        const sum = Math.imul(c0, out[i - 1]) + Math.imul(c1, out[i - 2]) + Math.imul(c2, out[i - 3]) +
-          Math.imul(c3, out[i - 4]) + Math.imul(c4, out[i - 5]) + Math.imul(c5, out[i - 6]) +
-          Math.imul(c6, out[i - 7]) + Math.imul(c7, out[i - 8]);
-        out[i] = out[i] + (sum >> shift);
-      }
-      return;
-    }
-    case 12: {
-      const c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3], c4 = c[4], c5 = c[5], c6 = c[6], c7 = c[7];
-      const c8 = c[8], c9 = c[9], c10 = c[10], c11 = c[11];
-      for (let i = 12; i < n; i++) {
-        const sum = Math.imul(c0, out[i - 1]) + Math.imul(c1, out[i - 2]) + Math.imul(c2, out[i - 3]) +
-          Math.imul(c3, out[i - 4]) + Math.imul(c4, out[i - 5]) + Math.imul(c5, out[i - 6]) +
-          Math.imul(c6, out[i - 7]) + Math.imul(c7, out[i - 8]) + Math.imul(c8, out[i - 9]) +
-          Math.imul(c9, out[i - 10]) + Math.imul(c10, out[i - 11]) + Math.imul(c11, out[i - 12]);
-        out[i] = out[i] + (sum >> shift);
-      }
-      return;
-    }
-  }
+  if (restoreLpcInt32Unrolled(out, n, c, order, shift)) return;
   for (let i = order; i < n; i++) {
     let sum = 0;
     for (let j = 0, t = i - 1; j < order; j++, t--) sum += Math.imul(c[j], out[t]);
@@ -126,6 +83,7 @@ function restoreLpcInt32(out: Int32Array, n: number, c: Int32Array, order: numbe
 }
 
 function restoreLpcFloat(out: Int32Array, n: number, c: Int32Array, order: number, shift: number): void {
+  if (restoreLpcFloatUnrolled(out, n, c, order, shift)) return;
   const scale = 2 ** -shift;
   for (let i = order; i < n; i++) {
     let sum = 0;

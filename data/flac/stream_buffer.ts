@@ -8,6 +8,7 @@
 /** Zero words kept after the data, so a reader can look a few words past the end without a bounds check. */
 export const WORD_PADDING = 8;
 const SLICE_BYTES = 1 << 20;
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 export class StreamBuffer {
   /** Buffered bytes; bytes[length..] are zero. */
@@ -100,11 +101,15 @@ export class StreamBuffer {
     this.bytes.set(chunk, this.length);
     this.length = needed;
     const to = (needed + 3) >>> 2;
-    const b = this.bytes;
     const w = this.words;
-    for (let j = from; j < to; j++) {
-      const i = j << 2;
-      w[j] = (b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3];
+    if (LITTLE_ENDIAN) {
+      const native = new Int32Array(this.bytes.buffer, 0, to);
+      for (let j = from; j < to; j++) {
+        const v = native[j];
+        w[j] = (v << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24);
+      }
+    } else {
+      w.set(new Int32Array(this.bytes.buffer, from * 4, to - from), from);
     }
   }
 }

@@ -46,6 +46,12 @@ export interface FlacDecoderOptions {
   file?: string;
   /** Check the decoded audio against the STREAMINFO MD5 (default true). */
   verifyMd5?: boolean;
+  /**
+   * Where each block is decoded: called with (channels, blockSize) before a frame's subframes are read (again
+   * if the frame is retried after more input arrives); returns one array of at least blockSize entries per
+   * channel. Default: fresh arrays, so blocks are the caller's to keep.
+   */
+  allocate?: SampleAllocator;
 }
 
 /** How many bytes to keep buffered ahead of a frame before decoding it (grown when a frame is larger). */
@@ -59,6 +65,7 @@ export class FlacStreamDecoder {
   private readonly scratch = new FrameScratch();
   private readonly file: string | undefined;
   private readonly md5: FlacMd5 | null;
+  private readonly allocate: SampleAllocator;
   private metadata: FlacMetadata | null = null;
   private defaults: StreamDefaults | null = null;
   private first: DecodedFrame | null = null;
@@ -73,6 +80,7 @@ export class FlacStreamDecoder {
     this.reader = new BitReader(this.buffer);
     this.file = options.file;
     this.md5 = options.verifyMd5 === false ? null : new FlacMd5();
+    this.allocate = options.allocate ?? freshSamples;
   }
 
   /** True once the stream ended and its audio matched the STREAMINFO MD5. */
@@ -293,7 +301,7 @@ export class FlacStreamDecoder {
     for (;;) {
       const start = r.pos;
       try {
-        const frame = decodeFrame(r, this.defaults, this.scratch);
+        const frame = decodeFrame(r, this.defaults, this.scratch, this.allocate);
         this.checkConsistent(frame);
         return frame;
       } catch (e) {
