@@ -121,6 +121,8 @@ async function isDirectory(path: string): Promise<boolean> {
 async function subdirectories(path: string): Promise<string[]> {
   const names: string[] = [];
   for await (const entry of Deno.readDir(path)) {
+    // Hidden folders are not corpus data (e.g. the download's staging folder).
+    if (entry.name.startsWith(".")) continue;
     if (entry.isDirectory || (entry.isSymlink && await isDirectory(join(path, entry.name)))) {
       names.push(entry.name);
     }
