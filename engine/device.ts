@@ -1,0 +1,119 @@
+/**
+ * The WebGPU device: one per process, requested lazily.
+ *
+ * A discrete GPU is preferred; on machines without one, Mesa's CPU adapter (lavapipe / llvmpipe) is used and we
+ * say so once. Validation and out-of-memory errors are collected from `uncapturederror` and rethrown at the next
+ * synchronisation point as {@link GpuError}, naming the operation (pipelines and bind groups carry the op's name
+ * as their label, and WebGPU's messages quote labels).
+ */
+
+/** An error raised by the GPU (validation, out of memory, device lost), naming the operation when known. */
+export class GpuError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "GpuError";
+  }
+}
+
+export interface Gpu {
+  device: GPUDevice;
+  adapterInfo: GPUAdapterInfo;
+  /** True when running on a CPU (software) adapter. */
+  isCpuAdapter: boolean;
+  limits: {
+    maxStorageBufferBindingSize: number;
+    maxBufferSize: number;
+    maxComputeWorkgroupsPerDimension: number;
+    maxComputeWorkgroupStorageSize: number;
+    maxComputeInvocationsPerWorkgroup: number;
+    maxStorageBuffersPerShaderStage: number;
+  };
+}
+
+let gpuPromise: Promise<Gpu> | null = null;
+let current: Gpu | null = null;
+const pendingErrors: string[] = [];
+let lostReason: string | null = null;
+let quiet = false;
+
+const INSTALL_HINT = "No WebGPU adapter was found. On Linux without a GPU, install Mesa's Vulkan drivers " +
+  "(Debian/Ubuntu: `sudo apt-get install mesa-vulkan-drivers`); with an NVIDIA GPU, install its driver and " +
+  "the Vulkan loader (`libvulkan1`).";
+
+/** Silences the one-line adapter notice (tests, benches that print their own). */
+export function setQuiet(value: boolean): void {
+  quiet = value;
+}
+
+async function requestGpu(): Promise<Gpu> {
+  if (!("gpu" in navigator) || !navigator.gpu) throw new GpuError(INSTALL_HINT);
+  let adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
+  if (!adapter) adapter = await navigator.gpu.requestAdapter();
+  if (!adapter) throw new GpuError(INSTALL_HINT);
+  const info = adapter.info;
+  const isCpuAdapter = info.isFallbackAdapter ||
+    /llvmpipe|lavapipe|swiftshader|software/i.test(info.description);
+  const a = adapter.limits;
+  const requiredLimits: Record<string, number> = {
+    maxStorageBufferBindingSize: a.maxStorageBufferBindingSize,
+    maxBufferSize: a.maxBufferSize,
+    maxComputeWorkgroupStorageSize: a.maxComputeWorkgroupStorageSize,
+    maxComputeInvocationsPerWorkgroup: a.maxComputeInvocationsPerWorkgroup,
+    maxComputeWorkgroupSizeX: a.maxComputeWorkgroupSizeX,
+    maxComputeWorkgroupSizeY: a.maxComputeWorkgroupSizeY,
+    maxStorageBuffersPerShaderStage: a.maxStorageBuffersPerShaderStage,
+    maxComputeWorkgroupsPerDimension: a.maxComputeWorkgroupsPerDimension,
+  };
+  const device = await adapter.requestDevice({ requiredLimits });
+  device.addEventListener("uncapturederror", (ev) => {
+    const e = (ev as GPUUncapturedErrorEvent).error;
+    const kind = e instanceof GPUOutOfMemoryError ? "GPU out of memory" : "GPU validation error";
+    pendingErrors.push(`${kind}: ${e.message}`);
+  });
+  device.lost.then((info) => {
+    lostReason = `GPU device lost (${info.reason}): ${info.message}`;
+    if (info.reason !== "destroyed") console.error(lostReason);
+  });
+  if (isCpuAdapter && !quiet) {
+    console.error(`webgpu: no GPU found, running on the CPU adapter (${info.description}); this is slow.`);
+  }
+  const d = device.limits;
+  return {
+    device,
+    adapterInfo: info,
+    isCpuAdapter,
+    limits: {
+      maxStorageBufferBindingSize: d.maxStorageBufferBindingSize,
+      maxBufferSize: d.maxBufferSize,
+      maxComputeWorkgroupsPerDimension: d.maxComputeWorkgroupsPerDimension,
+      maxComputeWorkgroupStorageSize: d.maxComputeWorkgroupStorageSize,
+      maxComputeInvocationsPerWorkgroup: d.maxComputeInvocationsPerWorkgroup,
+      maxStorageBuffersPerShaderStage: d.maxStorageBuffersPerShaderStage,
+    },
+  };
+}
+
+/** Initialises WebGPU (once). Every other engine call needs this to have resolved. */
+export async function initGpu(): Promise<Gpu> {
+  if (!gpuPromise) {
+    gpuPromise = requestGpu().then((g) => (current = g));
+    gpuPromise.catch(() => (gpuPromise = null));
+  }
+  return await gpuPromise;
+}
+
+/** The initialised GPU; throws a clear error when {@link initGpu} has not been awaited. */
+export function gpu(): Gpu {
+  if (!current) throw new GpuError("WebGPU is not initialised: `await initGpu()` first.");
+  if (lostReason) throw new GpuError(lostReason);
+  return current;
+}
+
+/** Throws the first GPU error collected since the last check, if any (called at synchronisation points). */
+export function throwPendingGpuErrors(context: string): void {
+  if (lostReason) throw new GpuError(`${lostReason} (while ${context})`);
+  if (pendingErrors.length === 0) return;
+  const all = pendingErrors.splice(0, pendingErrors.length);
+  const more = all.length > 1 ? ` (and ${all.length - 1} more)` : "";
+  throw new GpuError(`${all[0]}${more} (noticed while ${context})`);
+}
