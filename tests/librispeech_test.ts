@@ -283,3 +283,24 @@ Deno.test({
     await Deno.remove(root, { recursive: true });
   },
 });
+
+Deno.test("the bundled sample corpus: train and dev split by prompt, short clips, durations from manifests", async () => {
+  const sample = new URL("../data/sample/", import.meta.url).pathname;
+  const train = await LibriSpeechCorpus.open(sample + "train", { onWarning: assert.fail });
+  const dev = await LibriSpeechCorpus.open(sample + "dev", { onWarning: assert.fail });
+  assert.equal(train.length, 271);
+  assert.equal(dev.length, 32);
+  assert.equal(dev.utterances[0].fileId, "90101-1-0360");
+  assert.equal(dev.utterances[0].transcript, "SHE TURNED IN AT THE HOTEL");
+  assert.equal(dev.utterances[0].seconds, 1.6723);
+  const all = [...train.utterances, ...dev.utterances];
+  assert.ok(all.every((u) => u.seconds! > 0.5 && u.seconds! <= 2.25));
+  assert.ok(all.every((u) => u.speakerId === 90101));
+  assert.equal(Math.round(train.seconds * 100) / 100, 501.51);
+  const devPrompts = new Set(dev.utterances.map((u) => u.transcript));
+  assert.equal(devPrompts.size, 25);
+  assert.ok(train.utterances.every((u) => !devPrompts.has(u.transcript)));
+  let bytes = 0;
+  for (const u of all) bytes += (await Deno.stat(u.audioPath)).size;
+  assert.ok(bytes < 15e6, `${bytes} bytes`);
+});
