@@ -1,0 +1,133 @@
+/**
+ * CTC decoding of the recognizer's output: greedy (the tutorial's GreedyDecoder) and the public entry points that
+ * pick greedy or prefix beam search (model/beam_search.ts) for a batch.
+ *
+ * Input layout: log-probabilities (log_softmax over the 29 classes of data/text.ts), row-major
+ * (time x classes) for one utterance or (batch x time x classes) for a batch, with a valid length per utterance.
+ */
+
+import { BLANK, intsToText, N_CLASS } from "../data/text.ts";
+import { type BeamSearchOptions, ctcBeamSearch } from "./beam_search.ts";
+import { type WordTiming, wordTimings } from "./word_timestamps.ts";
+
+/** A decoded utterance: the text, the class ids emitted and where each was emitted. */
+export interface DecodedText {
+  text: string;
+  /** Class ids of the characters of `text`, in order. */
+  labels: Int32Array;
+  /** Frame at which each character was first emitted. */
+  startFrames: Int32Array;
+  /** Last frame of each character (greedy: the end of its run of frames; beam search: equal to the start). */
+  endFrames: Int32Array;
+  /** Words split at spaces, with their first and last frames. */
+  words: WordTiming[];
+}
+
+function checkShape(what: string, logProbs: Float32Array, time: number, validLength: number, nClass: number) {
+  if (!Number.isInteger(time) || time < 0) {
+    throw new RangeError(`${what}: time ${time} is not a whole number >= 0`);
+  }
+  if (logProbs.length < time * nClass) {
+    throw new RangeError(`${what}: ${logProbs.length} values cannot hold ${time} frames x ${nClass} classes`);
+  }
+  if (!Number.isInteger(validLength) || validLength < 0 || validLength > time) {
+    throw new RangeError(`${what}: valid length ${validLength} is outside 0..${time}`);
+  }
+}
+
+/**
+ * Greedy CTC decoding of one utterance, as the tutorial's GreedyDecoder but within the valid length: the argmax
+ * class of each frame (the first on ties, like torch.argmax), repeats collapsed, blanks dropped.
+ * `logProbs` holds `time` rows of `nClass` values starting at `offset`.
+ */
+export function greedyDecode(
+  logProbs: Float32Array,
+  time: number,
+  validLength: number = time,
+  offset = 0,
+): DecodedText {
+  const nClass = N_CLASS;
+  checkShape("greedyDecode", logProbs.subarray(offset), time, validLength, nClass);
+  const labels: number[] = [];
+  const starts: number[] = [];
+  const ends: number[] = [];
+  let previous = -1;
+  for (let t = 0; t < validLength; t++) {
+    const row = offset + t * nClass;
+    let best = 0;
+    let bestValue = logProbs[row];
+    for (let c = 1; c < nClass; c++) {
+      const v = logProbs[row + c];
+      // NaN never wins, so a NaN row decodes as its first finite maximum (class 0 if all are NaN).
+      if (v > bestValue || (bestValue !== bestValue && v === v)) {
+        bestValue = v;
+        best = c;
+      }
+    }
+    if (best !== BLANK) {
+      if (best === previous) ends[ends.length - 1] = t;
+      else {
+        labels.push(best);
+        starts.push(t);
+        ends.push(t);
+      }
+    }
+    previous = best;
+  }
+  const l = Int32Array.from(labels);
+  const s = Int32Array.from(starts);
+  const e = Int32Array.from(ends);
+  return { text: intsToText(l), labels: l, startFrames: s, endFrames: e, words: wordTimings(l, s, e) };
+}
+
+/** How to decode: greedy, or beam search with its options (and an optional language model). */
+export type DecodeOptions = { method: "greedy" } | ({ method: "beam" } & BeamSearchOptions);
+
+/**
+ * Decodes one utterance with greedy or beam search. Beam search returns its best hypothesis; call
+ * `ctcBeamSearch` directly for the n-best list and scores.
+ */
+export function decodeUtterance(
+  logProbs: Float32Array,
+  time: number,
+  validLength: number = time,
+  options: DecodeOptions = { method: "greedy" },
+): DecodedText {
+  if (options.method === "greedy") return greedyDecode(logProbs, time, validLength);
+  const best = ctcBeamSearch(logProbs, time, validLength, options)[0];
+  return {
+    text: best.text,
+    labels: best.labels,
+    startFrames: best.frames,
+    endFrames: best.frames,
+    words: best.words,
+  };
+}
+
+/**
+ * Decodes a batch laid out (batch x time x classes), each utterance within its valid length.
+ */
+export function decodeBatch(
+  logProbs: Float32Array,
+  batch: number,
+  time: number,
+  validLengths: ArrayLike<number>,
+  options: DecodeOptions = { method: "greedy" },
+): DecodedText[] {
+  if (validLengths.length !== batch) {
+    throw new RangeError(`decodeBatch: ${validLengths.length} valid lengths for a batch of ${batch}`);
+  }
+  if (logProbs.length !== batch * time * N_CLASS) {
+    throw new RangeError(
+      `decodeBatch: ${logProbs.length} values, expected ${batch} x ${time} x ${N_CLASS} = ${
+        batch * time * N_CLASS
+      }`,
+    );
+  }
+  const out: DecodedText[] = [];
+  for (let b = 0; b < batch; b++) {
+    const one = logProbs.subarray(b * time * N_CLASS, (b + 1) * time * N_CLASS);
+    out.push(decodeUtterance(one, time, validLengths[b], options));
+  }
+  return out;
+}
