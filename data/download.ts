@@ -102,8 +102,10 @@ class ArchiveSink {
     return await this.extraction;
   }
 
-  abort(reason: string): void {
-    this.writer.abort(new Error(reason)).catch(() => {});
+  /** Stops this pass and waits until its extraction has let go of the staging folder. */
+  async abort(reason: string): Promise<void> {
+    await this.writer.abort(new Error(reason)).catch(() => {});
+    await this.extraction.catch(() => {});
   }
 }
 
@@ -178,10 +180,14 @@ export async function downloadLibriSpeech(
   const staging = join(libriRoot, `.${subset}.extracting`);
 
   let total = known.bytes;
-  let sink: ArchiveSink;
+  let current: ArchiveSink | undefined;
+  const sink = () => {
+    if (!current) throw new Error("no archive pass started");
+    return current;
+  };
   const startSink = async () => {
     await removeIfPresent(staging);
-    sink = new ArchiveSink(staging);
+    current = new ArchiveSink(staging);
   };
 
   /** Feeds a file already on disk (a complete archive, or the .part of an earlier run) to a fresh sink. */
@@ -189,8 +195,8 @@ export async function downloadLibriSpeech(
     await startSink();
     const file = await Deno.open(path, { read: true });
     for await (const chunk of file.readable) {
-      await sink.write(chunk);
-      options.onProgress?.(sink.bytes, total);
+      await sink().write(chunk);
+      options.onProgress?.(sink().bytes, total);
     }
   };
 
@@ -217,22 +223,25 @@ export async function downloadLibriSpeech(
         note(`resuming ${url} from byte ${partBytes} (${part})`);
         await replay(part);
       } else await startSink();
-      await fetchRest(url, part, () => sink, startSink, options, note, (t) => (total = t ?? total));
+      await fetchRest(url, part, sink, startSink, options, note, (t) => (total = t ?? total));
     }
   } catch (error) {
     if (error instanceof ExtractionFailed) throw await corrupt(error.reason, error.compressedBytes);
+    // The .part stays for the next call to resume; the staging folder is rebuilt from it then.
+    await current?.abort("download failed");
+    await removeIfPresent(staging);
     throw error;
   }
 
   let extracted: ExtractSummary | undefined;
   let extractError: string | undefined;
   try {
-    extracted = await sink!.finish();
+    extracted = await sink().finish();
   } catch (error) {
     extractError = describe(error);
   }
-  const md5 = sink!.hash.digest("hex");
-  const archiveBytes = sink!.bytes;
+  const md5 = sink().hash.digest("hex");
+  const archiveBytes = sink().bytes;
   if (expectedMd5 !== null && md5 !== expectedMd5.toLowerCase()) {
     await removeIfPresent(staging);
     await removeIfPresent(downloadedFile);
@@ -319,7 +328,7 @@ async function fetchRest(
           `${url} answered the range request from byte ${offset} with ` +
             `"${response.headers.get("content-range")}"; starting over`,
         );
-        sink().abort("restarting");
+        await sink().abort("restarting");
         await Deno.truncate(part, 0).catch(() => {});
         await startSink();
         continue;
@@ -331,7 +340,7 @@ async function fetchRest(
       total = length !== null ? Number(length) : undefined;
       if (offset > 0) {
         note(`${url} ignored the range request: starting over from byte 0`);
-        sink().abort("the server ignored the range request");
+        await sink().abort("the server ignored the range request");
         await startSink();
       }
     } else {

@@ -395,6 +395,7 @@ Deno.test({
         message: `HTTP 404 Not Found for ${server.url}`,
       });
       assert.equal(server.requests.length, 2); // the 503 was retried
+      assert.deepEqual([...Deno.readDirSync(join(root, "LibriSpeech"))], []);
       await assert.rejects(
         downloadLibriSpeech("test-clean", root, options(archive, server.base + "/nope", [])),
         {
