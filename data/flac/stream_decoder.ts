@@ -4,7 +4,14 @@
  */
 import { AudioFormatError } from "../audio_error.ts";
 import { BitReader, EndOfData } from "./bit_reader.ts";
-import { type DecodedFrame, decodeFrame, FrameScratch, type StreamDefaults } from "./frame.ts";
+import {
+  type DecodedFrame,
+  decodeFrame,
+  FrameScratch,
+  freshSamples,
+  type SampleAllocator,
+  type StreamDefaults,
+} from "./frame.ts";
 import { isFrameSync } from "./frame_header.ts";
 import { FlacMd5 } from "./md5.ts";
 import {
