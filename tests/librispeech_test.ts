@@ -304,3 +304,63 @@ Deno.test("the bundled sample corpus: train and dev split by prompt, short clips
   for (const u of all) bytes += (await Deno.stat(u.audioPath)).size;
   assert.ok(bytes < 15e6, `${bytes} bytes`);
 });
+
+const hasAudio = await Deno.stat(new URL("../data/audio.ts", import.meta.url)).then(() => true, () => false);
+
+Deno.test({
+  name: "load gives torchaudio's waveform and fields; a corrupt file is an error naming it",
+  ignore: !hasShared || !hasAudio,
+  fn: async () => {
+    // Reference: torchaudio 0.13 LIBRISPEECH(fsdd)[1500].
+    const fsdd = await LibriSpeechCorpus.open(SPEECH + "fsdd");
+    const u = await fsdd.load(1500);
+    assert.deepEqual(
+      [u.fileId, u.sampleRate, u.transcript, u.speakerId, u.chapterId, u.utteranceId],
+      ["90004-1-0000", 16000, "ZERO", 90004, 1, 0],
+    );
+    assert.equal(u.waveform.length, 7000);
+    assert.deepEqual(Array.from(u.waveform.subarray(0, 6), (x) => x * 32768), [
+      -6,
+      -200,
+      -251,
+      -91,
+      -4,
+      -215,
+    ]);
+    let sum = 0;
+    let peak = 0;
+    for (const x of u.waveform) {
+      sum += x;
+      peak = Math.max(peak, Math.abs(x));
+    }
+    assert.ok(Math.abs(sum - -53.877716064453125) < 1e-9, `sum ${sum}`);
+    assert.equal(peak, 0.236053466796875);
+
+    const root = await makeCorpus({
+      "90004/1/90004-1-0000.flac": { copy: SPEECH + "fsdd/librispeech/90004/1/90004-1-0000.flac" },
+      "90004/1/90004-1-0001.flac": "this is not audio at all",
+      "90004/1/90004-1.trans.txt": "90004-1-0000 ZERO\n90004-1-0001 ZERO\n",
+    });
+    const corpus = await LibriSpeechCorpus.open(root);
+    assert.equal(corpus.utterances[1].seconds, undefined);
+    const loaded: string[] = [];
+    for await (const utterance of corpus) {
+      loaded.push(utterance.fileId);
+      if (loaded.length === 1) break;
+    }
+    assert.deepEqual(loaded, ["90004-1-0000"]);
+    await assert.rejects(corpus.load(1), (error: Error) => {
+      assert.equal(error.name, "AudioFormatError");
+      assert.ok(error.message.includes(join(root, "90004/1/90004-1-0001.flac")), error.message);
+      return true;
+    });
+    await Deno.remove(root, { recursive: true });
+
+    // Every clip of the bundled sample's dev set decodes to its STREAMINFO length.
+    const dev = await LibriSpeechCorpus.open(new URL("../data/sample/dev", import.meta.url).pathname);
+    for await (const clip of dev) {
+      const info = await readFlacStreamInfo(clip.audioPath);
+      assert.equal(clip.waveform.length, info!.totalSamples, clip.fileId);
+    }
+  },
+});
