@@ -29,7 +29,7 @@ export interface BeamSearchOptions {
   beamWidth?: number;
   /** At most this many classes (the most probable) are tried per frame (default all 29). */
   topK?: number;
-  /** Classes whose log-probability is below this are not tried, except the frame's best (default -10). */
+  /** Classes whose log-probability is below this are not tried, except the frame's best (default -5, as pyctcdecode). */
   tokenMinLogProb?: number;
   /** Hypotheses scoring more than this below the frame's best are dropped (default Infinity: off). */
   beamPruneLogProb?: number;
@@ -67,8 +67,10 @@ function logAdd(a: number, b: number): number {
     a = b;
     b = t;
   }
-  if (b === -Infinity) return a;
-  return a + Math.log1p(Math.exp(b - a));
+  const d = b - a;
+  // exp(-40) is below half an ulp of 1, so the sum is a (this also covers b = -Infinity).
+  if (d < -40 || d !== d) return a;
+  return a + Math.log1p(Math.exp(d));
 }
 
 /**
@@ -238,10 +240,9 @@ class PrefixNodes {
   /** Frame stamp and candidate slot, to merge candidates for the same node within a frame. */
   stamp = new Int32Array(1024);
   slot = new Int32Array(1024);
-  // Children: open addressing over keys parent * 32 + label.
-  #keys = new Float64Array(4096).fill(-1);
-  #values = new Int32Array(4096);
-  #used = 0;
+  /** Children as linked lists: a node has at most 28, and the few that survive are found in a short walk. */
+  firstChild = new Int32Array(1024);
+  nextSibling = new Int32Array(1024);
 
   #grow(): void {
     const n = this.parent.length * 2;
@@ -261,6 +262,8 @@ class PrefixNodes {
     this.partial = g(this.partial);
     this.stamp = g(this.stamp);
     this.slot = g(this.slot);
+    this.firstChild = g(this.firstChild);
+    this.nextSibling = g(this.nextSibling);
   }
 
   add(parent: number, label: number, frame: number): number {
@@ -270,41 +273,21 @@ class PrefixNodes {
     this.label[id] = label;
     this.frame[id] = frame;
     this.stamp[id] = -1;
-    if (parent >= 0) this.#setChild(parent, label, id);
+    this.firstChild[id] = -1;
+    if (parent >= 0) {
+      this.nextSibling[id] = this.firstChild[parent];
+      this.firstChild[parent] = id;
+    } else {
+      this.nextSibling[id] = -1;
+    }
     return id;
   }
 
-  #slotOf(key: number): number {
-    const mask = this.#keys.length - 1;
-    let h = Math.imul(key | 0, 0x9e3779b1) ^ Math.imul((key / 4294967296) | 0, 0x85ebca6b);
-    h = (h ^ (h >>> 16)) & mask;
-    while (this.#keys[h] !== -1 && this.#keys[h] !== key) h = (h + 1) & mask;
-    return h;
-  }
-
-  #setChild(parent: number, label: number, id: number): void {
-    if ((this.#used + 1) * 2 > this.#keys.length) {
-      const oldKeys = this.#keys, oldValues = this.#values;
-      this.#keys = new Float64Array(oldKeys.length * 2).fill(-1);
-      this.#values = new Int32Array(oldKeys.length * 2);
-      for (let i = 0; i < oldKeys.length; i++) {
-        if (oldKeys[i] !== -1) {
-          const s = this.#slotOf(oldKeys[i]);
-          this.#keys[s] = oldKeys[i];
-          this.#values[s] = oldValues[i];
-        }
-      }
-    }
-    const key = parent * 32 + label;
-    const s = this.#slotOf(key);
-    if (this.#keys[s] === -1) this.#used++;
-    this.#keys[s] = key;
-    this.#values[s] = id;
-  }
-
   child(parent: number, label: number): number {
-    const s = this.#slotOf(parent * 32 + label);
-    return this.#keys[s] === -1 ? -1 : this.#values[s];
+    const lab = this.label, next = this.nextSibling;
+    let c = this.firstChild[parent];
+    while (c >= 0 && lab[c] !== label) c = next[c];
+    return c;
   }
 }
 
@@ -368,7 +351,7 @@ export function ctcBeamSearch(
   }
   const topK = Math.min(options.topK ?? nClass, nClass);
   if (!Number.isInteger(topK) || topK < 1) throw new RangeError(`ctcBeamSearch: topK ${options.topK}`);
-  const tokenMin = options.tokenMinLogProb ?? -10;
+  const tokenMin = options.tokenMinLogProb ?? -5;
   const prune = options.beamPruneLogProb ?? Infinity;
   const scorer = options.lm
     ? new WordScorer(options.lm, options.alpha ?? 0.5, options.beta ?? 1.0, options.unkScoreOffset ?? -10)
@@ -397,18 +380,20 @@ export function ctcBeamSearch(
   let candNode = new Int32Array(0);
   let candParent = candNode, candLabel = candNode, candLmState = candNode;
   let candLo = candNode, candHi = candNode, candDepth = candNode;
+  let keep = new Int32Array(0);
   let candB = new Float64Array(0);
   let candNB = candB, candScore = candB, candLm = candB, candPartial = candB, scratch = candB;
   const ensureCandidates = (n: number) => {
-    const keep = Math.min(n, beamWidth);
-    if (nextNode.length < keep) {
-      nextNode = new Int32Array(keep);
-      nextB = new Float64Array(keep);
-      nextNB = new Float64Array(keep);
+    const kept = Math.min(n, beamWidth);
+    if (nextNode.length < kept) {
+      nextNode = new Int32Array(kept);
+      nextB = new Float64Array(kept);
+      nextNB = new Float64Array(kept);
     }
     if (n <= capacity) return;
     capacity = Math.max(n, capacity * 2);
     candNode = new Int32Array(capacity);
+    keep = new Int32Array(capacity);
     candParent = new Int32Array(capacity);
     candLabel = new Int32Array(capacity);
     candLmState = new Int32Array(capacity);
@@ -444,8 +429,9 @@ export function ctcBeamSearch(
         classLp[nSel++] = v;
       }
     }
-    if (nSel > topK) {
-      // Keep the topK most probable (insertion sort on at most 29 entries).
+    // Most probable first (insertion sort on at most 29 entries): the beam selection below then meets the best
+    // candidates early and rejects most of the rest with one comparison.
+    {
       for (let i = 1; i < nSel; i++) {
         const c = classes[i], v = classLp[i];
         let j = i - 1;
@@ -457,45 +443,51 @@ export function ctcBeamSearch(
         classes[j + 1] = c;
         classLp[j + 1] = v;
       }
-      nSel = topK;
+      if (nSel > topK) nSel = topK;
     }
 
     ensureCandidates(nBeams * (nSel + 1));
     let nCand = 0;
-    const existing = (node: number): number => {
-      if (nodes.stamp[node] === t) return nodes.slot[node];
-      nodes.stamp[node] = t;
-      nodes.slot[node] = nCand;
-      candNode[nCand] = node;
-      candB[nCand] = -Infinity;
-      candNB[nCand] = -Infinity;
-      return nCand++;
-    };
+    const stamp = nodes.stamp, slot = nodes.slot, labelOf = nodes.label;
     for (let i = 0; i < nBeams; i++) {
       const node = beamNode[i];
       const pb = beamB[i], pnb = beamNB[i];
       const total = logAdd(pb, pnb);
-      const last = nodes.label[node];
+      const last = labelOf[node];
       for (let s = 0; s < nSel; s++) {
         const c = classes[s];
         const lp = classLp[s];
-        if (c === BLANK) {
-          const k = existing(node);
-          candB[k] = logAdd(candB[k], total + lp);
-          continue;
-        }
-        let into: number;
-        if (c === last) {
-          const k = existing(node);
+        if (c === BLANK || c === last) {
+          // Stays on this prefix: a blank, or the last label repeated without a blank between.
+          let k: number;
+          if (stamp[node] === t) k = slot[node];
+          else {
+            stamp[node] = t;
+            slot[node] = k = nCand++;
+            candNode[k] = node;
+            candB[k] = -Infinity;
+            candNB[k] = -Infinity;
+          }
+          if (c === BLANK) {
+            candB[k] = logAdd(candB[k], total + lp);
+            continue;
+          }
           candNB[k] = logAdd(candNB[k], pnb + lp);
           if (pb === -Infinity) continue;
-          into = pb + lp;
-        } else {
-          into = total + lp;
         }
+        // Extends the prefix by c (a repeat only from paths ending in a blank).
+        const into = (c === last ? pb : total) + lp;
         const child = nodes.child(node, c);
         if (child >= 0) {
-          const k = existing(child);
+          let k: number;
+          if (stamp[child] === t) k = slot[child];
+          else {
+            stamp[child] = t;
+            slot[child] = k = nCand++;
+            candNode[k] = child;
+            candB[k] = -Infinity;
+            candNB[k] = -Infinity;
+          }
           candNB[k] = logAdd(candNB[k], into);
         } else {
           candNode[nCand] = -1;
@@ -525,8 +517,7 @@ export function ctcBeamSearch(
     // Keep the best beamWidth (ties broken by candidate order) within the prune margin.
     let threshold = -Infinity;
     if (nCand > beamWidth) {
-      scratch.set(candScore.subarray(0, nCand));
-      threshold = kthLargest(scratch, nCand, beamWidth);
+      threshold = kthLargest(candScore, nCand, beamWidth, scratch);
     }
     const floor = Math.max(threshold, bestScore - prune);
     let above = 0;
@@ -541,16 +532,25 @@ export function ctcBeamSearch(
         if (tiesAllowed <= 0) continue;
         tiesAllowed--;
       }
+      keep[n++] = k;
+    }
+    // The next beam best first (see the class order above).
+    keep.subarray(0, n).sort((a, b) => (candScore[b] - candScore[a]) || (a - b));
+    for (let i = 0; i < n; i++) {
+      const k = keep[i];
       let node = candNode[k];
       if (node < 0) node = commit(k, t);
-      nextNode[n] = node;
-      nextB[n] = candB[k];
-      nextNB[n] = candNB[k];
-      n++;
+      nextNode[i] = node;
+      nextB[i] = candB[k];
+      nextNB[i] = candNB[k];
     }
-    [beamNode, nextNode] = [nextNode, beamNode];
-    [beamB, nextB] = [nextB, beamB];
-    [beamNB, nextNB] = [nextNB, beamNB];
+    const tn = beamNode, tb = beamB, tnb = beamNB;
+    beamNode = nextNode;
+    beamB = nextB;
+    beamNB = nextNB;
+    nextNode = tn;
+    nextB = tb;
+    nextNB = tnb;
     nBeams = n;
   }
 
@@ -643,27 +643,36 @@ export function ctcBeamSearch(
   return options.nBest === undefined ? hyps : hyps.slice(0, options.nBest);
 }
 
-/** The k-th largest of values[0..n) (1-based k); reorders `values`. */
-function kthLargest(values: Float64Array, n: number, k: number): number {
-  let lo = 0, hi = n - 1;
-  const target = k - 1;
-  while (lo < hi) {
-    const pivot = values[(lo + hi) >>> 1];
-    let i = lo, j = hi;
-    while (i <= j) {
-      while (values[i] > pivot) i++;
-      while (values[j] < pivot) j--;
-      if (i <= j) {
-        const tmp = values[i];
-        values[i] = values[j];
-        values[j] = tmp;
-        i++;
-        j--;
+/**
+ * The k-th largest of values[0..n) (1-based k, k <= n), with a min-heap of the k largest in `heap`: once the heap
+ * is full most candidates are rejected by one comparison with its root.
+ */
+function kthLargest(values: Float64Array, n: number, k: number, heap: Float64Array): number {
+  let size = 0;
+  for (let i = 0; i < n; i++) {
+    const v = values[i];
+    if (size < k) {
+      let j = size++;
+      while (j > 0) {
+        const p = (j - 1) >> 1;
+        if (heap[p] <= v) break;
+        heap[j] = heap[p];
+        j = p;
       }
+      heap[j] = v;
+    } else if (v > heap[0]) {
+      let j = 0;
+      for (;;) {
+        const l = 2 * j + 1;
+        if (l >= k) break;
+        const r = l + 1;
+        const m = r < k && heap[r] < heap[l] ? r : l;
+        if (heap[m] >= v) break;
+        heap[j] = heap[m];
+        j = m;
+      }
+      heap[j] = v;
     }
-    if (target <= j) hi = j;
-    else if (target >= i) lo = i;
-    else return values[target];
   }
-  return values[target];
+  return heap[0];
 }
