@@ -230,3 +230,45 @@ Deno.test("WordPrefixIndex: narrows ranges of spellings and finds exact words", 
   index.narrow(0, index.size, 0, 4, r);
   assert.equal(r[0], r[1]);
 });
+
+Deno.test("beam search: beamPruneLogProb drops hypotheses far below the best", () => {
+  const random = rng(8);
+  const lp = randomLogProbs(12, [A, B, SPACE, BLANK], random, 12);
+  const all = ctcBeamSearch(lp, 12, 12, { beamWidth: 64, tokenMinLogProb: -Infinity });
+  const pruned = ctcBeamSearch(lp, 12, 12, {
+    beamWidth: 64,
+    tokenMinLogProb: -Infinity,
+    beamPruneLogProb: 3,
+  });
+  assert.ok(pruned.length < all.length, `${pruned.length} < ${all.length}`);
+  assert.equal(pruned[0].text, all[0].text);
+});
+
+Deno.test("beam search with a Kneser-Ney LM from real transcripts repairs an ambiguous spelling", async () => {
+  const { buildKneserNey, formatArpa, tokenizeLine } = await import("../model/kneser_ney.ts");
+  const sentences = ["the danger trail", "the danger is near", "a dancer in the trail", "the trail is long"]
+    .map((s) => tokenizeLine(s));
+  const lm = parseArpa(formatArpa(buildKneserNey(sentences, 3)));
+  // "the danger trail" where the acoustics favour "g" -> "c" slightly ("the dancer trail").
+  const text = "the danger trail";
+  const C = 4, G = 8;
+  const frames: Record<number, number>[] = [];
+  for (const ch of text) {
+    const cls = ch === " " ? SPACE : ch.charCodeAt(0) - 95;
+    frames.push(cls === G ? { [C]: 0.5, [G]: 0.45, [BLANK]: 0.05 } : { [cls]: 0.9, [BLANK]: 0.1 });
+    frames.push({ [BLANK]: 0.95, [cls]: 0.05 });
+  }
+  const T = frames.length;
+  const lp = new Float32Array(T * N_CLASS).fill(-Infinity);
+  frames.forEach((r, t) => {
+    for (const [c, p] of Object.entries(r)) lp[t * N_CLASS + Number(c)] = Math.log(p);
+  });
+  assert.equal(ctcBeamSearch(lp, T)[0].text, "the dancer trail");
+  const best = ctcBeamSearch(lp, T, T, { lm, alpha: 0.5, beta: 1 })[0];
+  assert.equal(best.text, "the danger trail");
+  assert.deepEqual(best.words.map((w) => [w.word, w.startFrame, w.endFrame]), [
+    ["the", 0, 4],
+    ["danger", 8, 18],
+    ["trail", 22, 30],
+  ]);
+});
