@@ -1,4 +1,5 @@
 // Generated: one straight-line LPC loop per order, history kept in locals (no reloads of out[i-k]).
+// The newest sample's product is added last, so the loop-carried dependency is one multiply and two adds.
 // Made by lpc_unrolled_gen.ts (deno run -A data/flac/lpc_unrolled_gen.ts); edit that, not this.
 
 /** Int32 LPC restore, for sums proven to fit in int32. Returns false when the order is not unrolled. */
@@ -24,7 +25,7 @@ export function restoreLpcInt32Unrolled(
       const c0 = c[0], c1 = c[1];
       let h1 = out[1], h2 = out[0];
       for (let i = 2; i < n; i++) {
-        const v = (out[i] + ((Math.imul(c0, h1) + Math.imul(c1, h2)) >> shift)) | 0;
+        const v = (out[i] + ((Math.imul(c1, h2) + Math.imul(c0, h1)) >> shift)) | 0;
         out[i] = v;
         h2 = h1;
         h1 = v;
@@ -35,7 +36,7 @@ export function restoreLpcInt32Unrolled(
       const c0 = c[0], c1 = c[1], c2 = c[2];
       let h1 = out[2], h2 = out[1], h3 = out[0];
       for (let i = 3; i < n; i++) {
-        const v = (out[i] + ((Math.imul(c0, h1) + Math.imul(c1, h2) + Math.imul(c2, h3)) >> shift)) | 0;
+        const v = (out[i] + ((Math.imul(c2, h3) + Math.imul(c1, h2) + Math.imul(c0, h1)) >> shift)) | 0;
         out[i] = v;
         h3 = h2;
         h2 = h1;
@@ -48,7 +49,7 @@ export function restoreLpcInt32Unrolled(
       let h1 = out[3], h2 = out[2], h3 = out[1], h4 = out[0];
       for (let i = 4; i < n; i++) {
         const v = (out[i] +
-          ((Math.imul(c0, h1) + Math.imul(c1, h2) + Math.imul(c2, h3) + Math.imul(c3, h4)) >> shift)) | 0;
+          ((Math.imul(c3, h4) + Math.imul(c2, h3) + Math.imul(c1, h2) + Math.imul(c0, h1)) >> shift)) | 0;
         out[i] = v;
         h4 = h3;
         h3 = h2;
@@ -62,8 +63,8 @@ export function restoreLpcInt32Unrolled(
       let h1 = out[4], h2 = out[3], h3 = out[2], h4 = out[1], h5 = out[0];
       for (let i = 5; i < n; i++) {
         const v = (out[i] +
-          ((Math.imul(c0, h1) + Math.imul(c1, h2) + Math.imul(c2, h3) + Math.imul(c3, h4) +
-            Math.imul(c4, h5)) >> shift)) | 0;
+          ((Math.imul(c4, h5) + Math.imul(c3, h4) + Math.imul(c2, h3) + Math.imul(c1, h2) +
+            Math.imul(c0, h1)) >> shift)) | 0;
         out[i] = v;
         h5 = h4;
         h4 = h3;
@@ -78,8 +79,8 @@ export function restoreLpcInt32Unrolled(
       let h1 = out[5], h2 = out[4], h3 = out[3], h4 = out[2], h5 = out[1], h6 = out[0];
       for (let i = 6; i < n; i++) {
         const v = (out[i] +
-          ((Math.imul(c0, h1) + Math.imul(c1, h2) + Math.imul(c2, h3) + Math.imul(c3, h4) +
-            Math.imul(c4, h5) + Math.imul(c5, h6)) >> shift)) | 0;
+          ((Math.imul(c5, h6) + Math.imul(c4, h5) + Math.imul(c3, h4) + Math.imul(c2, h3) +
+            Math.imul(c1, h2) + Math.imul(c0, h1)) >> shift)) | 0;
         out[i] = v;
         h6 = h5;
         h5 = h4;
@@ -95,8 +96,8 @@ export function restoreLpcInt32Unrolled(
       let h1 = out[6], h2 = out[5], h3 = out[4], h4 = out[3], h5 = out[2], h6 = out[1], h7 = out[0];
       for (let i = 7; i < n; i++) {
         const v = (out[i] +
-          ((Math.imul(c0, h1) + Math.imul(c1, h2) + Math.imul(c2, h3) + Math.imul(c3, h4) +
-            Math.imul(c4, h5) + Math.imul(c5, h6) + Math.imul(c6, h7)) >> shift)) | 0;
+          ((Math.imul(c6, h7) + Math.imul(c5, h6) + Math.imul(c4, h5) + Math.imul(c3, h4) +
+            Math.imul(c2, h3) + Math.imul(c1, h2) + Math.imul(c0, h1)) >> shift)) | 0;
         out[i] = v;
         h7 = h6;
         h6 = h5;
@@ -120,8 +121,8 @@ export function restoreLpcInt32Unrolled(
         h8 = out[0];
       for (let i = 8; i < n; i++) {
         const v = (out[i] +
-          ((Math.imul(c0, h1) + Math.imul(c1, h2) + Math.imul(c2, h3) + Math.imul(c3, h4) +
-            Math.imul(c4, h5) + Math.imul(c5, h6) + Math.imul(c6, h7) + Math.imul(c7, h8)) >> shift)) | 0;
+          ((Math.imul(c7, h8) + Math.imul(c6, h7) + Math.imul(c5, h6) + Math.imul(c4, h5) +
+            Math.imul(c3, h4) + Math.imul(c2, h3) + Math.imul(c1, h2) + Math.imul(c0, h1)) >> shift)) | 0;
         out[i] = v;
         h8 = h7;
         h7 = h6;
@@ -147,9 +148,9 @@ export function restoreLpcInt32Unrolled(
         h9 = out[0];
       for (let i = 9; i < n; i++) {
         const v = (out[i] +
-          ((Math.imul(c0, h1) + Math.imul(c1, h2) + Math.imul(c2, h3) + Math.imul(c3, h4) +
-            Math.imul(c4, h5) + Math.imul(c5, h6) + Math.imul(c6, h7) + Math.imul(c7, h8) +
-            Math.imul(c8, h9)) >> shift)) | 0;
+          ((Math.imul(c8, h9) + Math.imul(c7, h8) + Math.imul(c6, h7) + Math.imul(c5, h6) +
+            Math.imul(c4, h5) + Math.imul(c3, h4) + Math.imul(c2, h3) + Math.imul(c1, h2) +
+            Math.imul(c0, h1)) >> shift)) | 0;
         out[i] = v;
         h9 = h8;
         h8 = h7;
@@ -186,9 +187,9 @@ export function restoreLpcInt32Unrolled(
         h10 = out[0];
       for (let i = 10; i < n; i++) {
         const v = (out[i] +
-          ((Math.imul(c0, h1) + Math.imul(c1, h2) + Math.imul(c2, h3) + Math.imul(c3, h4) +
-            Math.imul(c4, h5) + Math.imul(c5, h6) + Math.imul(c6, h7) + Math.imul(c7, h8) +
-            Math.imul(c8, h9) + Math.imul(c9, h10)) >> shift)) | 0;
+          ((Math.imul(c9, h10) + Math.imul(c8, h9) + Math.imul(c7, h8) + Math.imul(c6, h7) +
+            Math.imul(c5, h6) + Math.imul(c4, h5) + Math.imul(c3, h4) + Math.imul(c2, h3) +
+            Math.imul(c1, h2) + Math.imul(c0, h1)) >> shift)) | 0;
         out[i] = v;
         h10 = h9;
         h9 = h8;
@@ -228,9 +229,9 @@ export function restoreLpcInt32Unrolled(
         h11 = out[0];
       for (let i = 11; i < n; i++) {
         const v = (out[i] +
-          ((Math.imul(c0, h1) + Math.imul(c1, h2) + Math.imul(c2, h3) + Math.imul(c3, h4) +
-            Math.imul(c4, h5) + Math.imul(c5, h6) + Math.imul(c6, h7) + Math.imul(c7, h8) +
-            Math.imul(c8, h9) + Math.imul(c9, h10) + Math.imul(c10, h11)) >> shift)) | 0;
+          ((Math.imul(c10, h11) + Math.imul(c9, h10) + Math.imul(c8, h9) + Math.imul(c7, h8) +
+            Math.imul(c6, h7) + Math.imul(c5, h6) + Math.imul(c4, h5) + Math.imul(c3, h4) +
+            Math.imul(c2, h3) + Math.imul(c1, h2) + Math.imul(c0, h1)) >> shift)) | 0;
         out[i] = v;
         h11 = h10;
         h10 = h9;
@@ -273,10 +274,9 @@ export function restoreLpcInt32Unrolled(
         h12 = out[0];
       for (let i = 12; i < n; i++) {
         const v = (out[i] +
-          ((Math.imul(c0, h1) + Math.imul(c1, h2) + Math.imul(c2, h3) + Math.imul(c3, h4) +
-            Math.imul(c4, h5) + Math.imul(c5, h6) + Math.imul(c6, h7) + Math.imul(c7, h8) +
-            Math.imul(c8, h9) + Math.imul(c9, h10) + Math.imul(c10, h11) + Math.imul(c11, h12)) >> shift)) |
-          0;
+          ((Math.imul(c11, h12) + Math.imul(c10, h11) + Math.imul(c9, h10) + Math.imul(c8, h9) +
+            Math.imul(c7, h8) + Math.imul(c6, h7) + Math.imul(c5, h6) + Math.imul(c4, h5) +
+            Math.imul(c3, h4) + Math.imul(c2, h3) + Math.imul(c1, h2) + Math.imul(c0, h1)) >> shift)) | 0;
         out[i] = v;
         h12 = h11;
         h11 = h10;
@@ -322,10 +322,10 @@ export function restoreLpcInt32Unrolled(
         h13 = out[0];
       for (let i = 13; i < n; i++) {
         const v = (out[i] +
-          ((Math.imul(c0, h1) + Math.imul(c1, h2) + Math.imul(c2, h3) + Math.imul(c3, h4) +
-            Math.imul(c4, h5) + Math.imul(c5, h6) + Math.imul(c6, h7) + Math.imul(c7, h8) +
-            Math.imul(c8, h9) + Math.imul(c9, h10) + Math.imul(c10, h11) + Math.imul(c11, h12) +
-            Math.imul(c12, h13)) >> shift)) | 0;
+          ((Math.imul(c12, h13) + Math.imul(c11, h12) + Math.imul(c10, h11) + Math.imul(c9, h10) +
+            Math.imul(c8, h9) + Math.imul(c7, h8) + Math.imul(c6, h7) + Math.imul(c5, h6) +
+            Math.imul(c4, h5) + Math.imul(c3, h4) + Math.imul(c2, h3) + Math.imul(c1, h2) +
+            Math.imul(c0, h1)) >> shift)) | 0;
         out[i] = v;
         h13 = h12;
         h12 = h11;
@@ -374,10 +374,10 @@ export function restoreLpcInt32Unrolled(
         h14 = out[0];
       for (let i = 14; i < n; i++) {
         const v = (out[i] +
-          ((Math.imul(c0, h1) + Math.imul(c1, h2) + Math.imul(c2, h3) + Math.imul(c3, h4) +
-            Math.imul(c4, h5) + Math.imul(c5, h6) + Math.imul(c6, h7) + Math.imul(c7, h8) +
-            Math.imul(c8, h9) + Math.imul(c9, h10) + Math.imul(c10, h11) + Math.imul(c11, h12) +
-            Math.imul(c12, h13) + Math.imul(c13, h14)) >> shift)) | 0;
+          ((Math.imul(c13, h14) + Math.imul(c12, h13) + Math.imul(c11, h12) + Math.imul(c10, h11) +
+            Math.imul(c9, h10) + Math.imul(c8, h9) + Math.imul(c7, h8) + Math.imul(c6, h7) +
+            Math.imul(c5, h6) + Math.imul(c4, h5) + Math.imul(c3, h4) + Math.imul(c2, h3) +
+            Math.imul(c1, h2) + Math.imul(c0, h1)) >> shift)) | 0;
         out[i] = v;
         h14 = h13;
         h13 = h12;
@@ -429,10 +429,10 @@ export function restoreLpcInt32Unrolled(
         h15 = out[0];
       for (let i = 15; i < n; i++) {
         const v = (out[i] +
-          ((Math.imul(c0, h1) + Math.imul(c1, h2) + Math.imul(c2, h3) + Math.imul(c3, h4) +
-            Math.imul(c4, h5) + Math.imul(c5, h6) + Math.imul(c6, h7) + Math.imul(c7, h8) +
-            Math.imul(c8, h9) + Math.imul(c9, h10) + Math.imul(c10, h11) + Math.imul(c11, h12) +
-            Math.imul(c12, h13) + Math.imul(c13, h14) + Math.imul(c14, h15)) >> shift)) | 0;
+          ((Math.imul(c14, h15) + Math.imul(c13, h14) + Math.imul(c12, h13) + Math.imul(c11, h12) +
+            Math.imul(c10, h11) + Math.imul(c9, h10) + Math.imul(c8, h9) + Math.imul(c7, h8) +
+            Math.imul(c6, h7) + Math.imul(c5, h6) + Math.imul(c4, h5) + Math.imul(c3, h4) +
+            Math.imul(c2, h3) + Math.imul(c1, h2) + Math.imul(c0, h1)) >> shift)) | 0;
         out[i] = v;
         h15 = h14;
         h14 = h13;
@@ -487,11 +487,10 @@ export function restoreLpcInt32Unrolled(
         h16 = out[0];
       for (let i = 16; i < n; i++) {
         const v = (out[i] +
-          ((Math.imul(c0, h1) + Math.imul(c1, h2) + Math.imul(c2, h3) + Math.imul(c3, h4) +
-            Math.imul(c4, h5) + Math.imul(c5, h6) + Math.imul(c6, h7) + Math.imul(c7, h8) +
-            Math.imul(c8, h9) + Math.imul(c9, h10) + Math.imul(c10, h11) + Math.imul(c11, h12) +
-            Math.imul(c12, h13) + Math.imul(c13, h14) + Math.imul(c14, h15) + Math.imul(c15, h16)) >>
-            shift)) | 0;
+          ((Math.imul(c15, h16) + Math.imul(c14, h15) + Math.imul(c13, h14) + Math.imul(c12, h13) +
+            Math.imul(c11, h12) + Math.imul(c10, h11) + Math.imul(c9, h10) + Math.imul(c8, h9) +
+            Math.imul(c7, h8) + Math.imul(c6, h7) + Math.imul(c5, h6) + Math.imul(c4, h5) +
+            Math.imul(c3, h4) + Math.imul(c2, h3) + Math.imul(c1, h2) + Math.imul(c0, h1)) >> shift)) | 0;
         out[i] = v;
         h16 = h15;
         h15 = h14;
@@ -540,7 +539,7 @@ export function restoreLpcFloatUnrolled(
       const c0 = c[0], c1 = c[1];
       let h1 = out[1], h2 = out[0];
       for (let i = 2; i < n; i++) {
-        const v = (out[i] + Math.floor((c0 * h1 + c1 * h2) * scale)) | 0;
+        const v = (out[i] + Math.floor((c1 * h2 + c0 * h1) * scale)) | 0;
         out[i] = v;
         h2 = h1;
         h1 = v;
@@ -551,7 +550,7 @@ export function restoreLpcFloatUnrolled(
       const c0 = c[0], c1 = c[1], c2 = c[2];
       let h1 = out[2], h2 = out[1], h3 = out[0];
       for (let i = 3; i < n; i++) {
-        const v = (out[i] + Math.floor((c0 * h1 + c1 * h2 + c2 * h3) * scale)) | 0;
+        const v = (out[i] + Math.floor((c2 * h3 + c1 * h2 + c0 * h1) * scale)) | 0;
         out[i] = v;
         h3 = h2;
         h2 = h1;
@@ -563,7 +562,7 @@ export function restoreLpcFloatUnrolled(
       const c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3];
       let h1 = out[3], h2 = out[2], h3 = out[1], h4 = out[0];
       for (let i = 4; i < n; i++) {
-        const v = (out[i] + Math.floor((c0 * h1 + c1 * h2 + c2 * h3 + c3 * h4) * scale)) | 0;
+        const v = (out[i] + Math.floor((c3 * h4 + c2 * h3 + c1 * h2 + c0 * h1) * scale)) | 0;
         out[i] = v;
         h4 = h3;
         h3 = h2;
@@ -576,7 +575,7 @@ export function restoreLpcFloatUnrolled(
       const c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3], c4 = c[4];
       let h1 = out[4], h2 = out[3], h3 = out[2], h4 = out[1], h5 = out[0];
       for (let i = 5; i < n; i++) {
-        const v = (out[i] + Math.floor((c0 * h1 + c1 * h2 + c2 * h3 + c3 * h4 + c4 * h5) * scale)) | 0;
+        const v = (out[i] + Math.floor((c4 * h5 + c3 * h4 + c2 * h3 + c1 * h2 + c0 * h1) * scale)) | 0;
         out[i] = v;
         h5 = h4;
         h4 = h3;
@@ -590,7 +589,7 @@ export function restoreLpcFloatUnrolled(
       const c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3], c4 = c[4], c5 = c[5];
       let h1 = out[5], h2 = out[4], h3 = out[3], h4 = out[2], h5 = out[1], h6 = out[0];
       for (let i = 6; i < n; i++) {
-        const v = (out[i] + Math.floor((c0 * h1 + c1 * h2 + c2 * h3 + c3 * h4 + c4 * h5 + c5 * h6) * scale)) |
+        const v = (out[i] + Math.floor((c5 * h6 + c4 * h5 + c3 * h4 + c2 * h3 + c1 * h2 + c0 * h1) * scale)) |
           0;
         out[i] = v;
         h6 = h5;
@@ -607,7 +606,7 @@ export function restoreLpcFloatUnrolled(
       let h1 = out[6], h2 = out[5], h3 = out[4], h4 = out[3], h5 = out[2], h6 = out[1], h7 = out[0];
       for (let i = 7; i < n; i++) {
         const v = (out[i] +
-          Math.floor((c0 * h1 + c1 * h2 + c2 * h3 + c3 * h4 + c4 * h5 + c5 * h6 + c6 * h7) * scale)) | 0;
+          Math.floor((c6 * h7 + c5 * h6 + c4 * h5 + c3 * h4 + c2 * h3 + c1 * h2 + c0 * h1) * scale)) | 0;
         out[i] = v;
         h7 = h6;
         h6 = h5;
@@ -632,7 +631,7 @@ export function restoreLpcFloatUnrolled(
       for (let i = 8; i < n; i++) {
         const v = (out[i] +
           Math.floor(
-            (c0 * h1 + c1 * h2 + c2 * h3 + c3 * h4 + c4 * h5 + c5 * h6 + c6 * h7 + c7 * h8) * scale,
+            (c7 * h8 + c6 * h7 + c5 * h6 + c4 * h5 + c3 * h4 + c2 * h3 + c1 * h2 + c0 * h1) * scale,
           )) | 0;
         out[i] = v;
         h8 = h7;
@@ -660,7 +659,7 @@ export function restoreLpcFloatUnrolled(
       for (let i = 9; i < n; i++) {
         const v = (out[i] +
           Math.floor(
-            (c0 * h1 + c1 * h2 + c2 * h3 + c3 * h4 + c4 * h5 + c5 * h6 + c6 * h7 + c7 * h8 + c8 * h9) *
+            (c8 * h9 + c7 * h8 + c6 * h7 + c5 * h6 + c4 * h5 + c3 * h4 + c2 * h3 + c1 * h2 + c0 * h1) *
               scale,
           )) | 0;
         out[i] = v;
@@ -700,8 +699,8 @@ export function restoreLpcFloatUnrolled(
       for (let i = 10; i < n; i++) {
         const v = (out[i] +
           Math.floor(
-            (c0 * h1 + c1 * h2 + c2 * h3 + c3 * h4 + c4 * h5 + c5 * h6 + c6 * h7 + c7 * h8 + c8 * h9 +
-              c9 * h10) * scale,
+            (c9 * h10 + c8 * h9 + c7 * h8 + c6 * h7 + c5 * h6 + c4 * h5 + c3 * h4 + c2 * h3 + c1 * h2 +
+              c0 * h1) * scale,
           )) | 0;
         out[i] = v;
         h10 = h9;
@@ -743,8 +742,8 @@ export function restoreLpcFloatUnrolled(
       for (let i = 11; i < n; i++) {
         const v = (out[i] +
           Math.floor(
-            (c0 * h1 + c1 * h2 + c2 * h3 + c3 * h4 + c4 * h5 + c5 * h6 + c6 * h7 + c7 * h8 + c8 * h9 +
-              c9 * h10 + c10 * h11) * scale,
+            (c10 * h11 + c9 * h10 + c8 * h9 + c7 * h8 + c6 * h7 + c5 * h6 + c4 * h5 + c3 * h4 + c2 * h3 +
+              c1 * h2 + c0 * h1) * scale,
           )) | 0;
         out[i] = v;
         h11 = h10;
@@ -789,8 +788,8 @@ export function restoreLpcFloatUnrolled(
       for (let i = 12; i < n; i++) {
         const v = (out[i] +
           Math.floor(
-            (c0 * h1 + c1 * h2 + c2 * h3 + c3 * h4 + c4 * h5 + c5 * h6 + c6 * h7 + c7 * h8 + c8 * h9 +
-              c9 * h10 + c10 * h11 + c11 * h12) * scale,
+            (c11 * h12 + c10 * h11 + c9 * h10 + c8 * h9 + c7 * h8 + c6 * h7 + c5 * h6 + c4 * h5 + c3 * h4 +
+              c2 * h3 + c1 * h2 + c0 * h1) * scale,
           )) | 0;
         out[i] = v;
         h12 = h11;
@@ -838,8 +837,8 @@ export function restoreLpcFloatUnrolled(
       for (let i = 13; i < n; i++) {
         const v = (out[i] +
           Math.floor(
-            (c0 * h1 + c1 * h2 + c2 * h3 + c3 * h4 + c4 * h5 + c5 * h6 + c6 * h7 + c7 * h8 + c8 * h9 +
-              c9 * h10 + c10 * h11 + c11 * h12 + c12 * h13) * scale,
+            (c12 * h13 + c11 * h12 + c10 * h11 + c9 * h10 + c8 * h9 + c7 * h8 + c6 * h7 + c5 * h6 +
+              c4 * h5 + c3 * h4 + c2 * h3 + c1 * h2 + c0 * h1) * scale,
           )) | 0;
         out[i] = v;
         h13 = h12;
@@ -890,8 +889,8 @@ export function restoreLpcFloatUnrolled(
       for (let i = 14; i < n; i++) {
         const v = (out[i] +
           Math.floor(
-            (c0 * h1 + c1 * h2 + c2 * h3 + c3 * h4 + c4 * h5 + c5 * h6 + c6 * h7 + c7 * h8 + c8 * h9 +
-              c9 * h10 + c10 * h11 + c11 * h12 + c12 * h13 + c13 * h14) * scale,
+            (c13 * h14 + c12 * h13 + c11 * h12 + c10 * h11 + c9 * h10 + c8 * h9 + c7 * h8 + c6 * h7 +
+              c5 * h6 + c4 * h5 + c3 * h4 + c2 * h3 + c1 * h2 + c0 * h1) * scale,
           )) | 0;
         out[i] = v;
         h14 = h13;
@@ -945,8 +944,8 @@ export function restoreLpcFloatUnrolled(
       for (let i = 15; i < n; i++) {
         const v = (out[i] +
           Math.floor(
-            (c0 * h1 + c1 * h2 + c2 * h3 + c3 * h4 + c4 * h5 + c5 * h6 + c6 * h7 + c7 * h8 + c8 * h9 +
-              c9 * h10 + c10 * h11 + c11 * h12 + c12 * h13 + c13 * h14 + c14 * h15) * scale,
+            (c14 * h15 + c13 * h14 + c12 * h13 + c11 * h12 + c10 * h11 + c9 * h10 + c8 * h9 + c7 * h8 +
+              c6 * h7 + c5 * h6 + c4 * h5 + c3 * h4 + c2 * h3 + c1 * h2 + c0 * h1) * scale,
           )) | 0;
         out[i] = v;
         h15 = h14;
@@ -1003,8 +1002,8 @@ export function restoreLpcFloatUnrolled(
       for (let i = 16; i < n; i++) {
         const v = (out[i] +
           Math.floor(
-            (c0 * h1 + c1 * h2 + c2 * h3 + c3 * h4 + c4 * h5 + c5 * h6 + c6 * h7 + c7 * h8 + c8 * h9 +
-              c9 * h10 + c10 * h11 + c11 * h12 + c12 * h13 + c13 * h14 + c14 * h15 + c15 * h16) * scale,
+            (c15 * h16 + c14 * h15 + c13 * h14 + c12 * h13 + c11 * h12 + c10 * h11 + c9 * h10 + c8 * h9 +
+              c7 * h8 + c6 * h7 + c5 * h6 + c4 * h5 + c3 * h4 + c2 * h3 + c1 * h2 + c0 * h1) * scale,
           )) | 0;
         out[i] = v;
         h16 = h15;

@@ -46,7 +46,9 @@ export class FlacMd5 {
     const channels = samples.length;
     const start = this.used;
     const total = count * channels * width;
-    if (LITTLE_ENDIAN && width === 2 && (start & 1) === 0) {
+    if (LITTLE_ENDIAN && width === 2 && channels === 1 && (start & 1) === 0) {
+      new Int16Array(this.stage, start, count).set(samples[0].subarray(from, from + count));
+    } else if (LITTLE_ENDIAN && width === 2 && (start & 1) === 0) {
       const view = new Int16Array(this.stage, start, count * channels);
       for (let c = 0; c < channels; c++) {
         const s = samples[c];

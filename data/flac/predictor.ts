@@ -10,23 +10,50 @@
 import { restoreLpcFloatUnrolled, restoreLpcInt32Unrolled } from "./lpc_unrolled.ts";
 
 export function restoreFixed(out: Int32Array, n: number, order: number): void {
+  // History in locals, newest term last: the loop-carried dependency is then a single add or multiply-add.
+  if (n <= order) return;
   switch (order) {
-    case 0:
-      return;
-    case 1:
-      for (let i = 1; i < n; i++) out[i] = out[i] + out[i - 1];
-      return;
-    case 2:
-      for (let i = 2; i < n; i++) out[i] = out[i] + 2 * out[i - 1] - out[i - 2];
-      return;
-    case 3:
-      for (let i = 3; i < n; i++) out[i] = out[i] + 3 * (out[i - 1] - out[i - 2]) + out[i - 3];
-      return;
-    case 4:
-      for (let i = 4; i < n; i++) {
-        out[i] = out[i] + 4 * (out[i - 1] + out[i - 3]) - 6 * out[i - 2] - out[i - 4];
+    case 1: {
+      let h1 = out[0];
+      for (let i = 1; i < n; i++) {
+        h1 = (out[i] + h1) | 0;
+        out[i] = h1;
       }
       return;
+    }
+    case 2: {
+      let h2 = out[0], h1 = out[1];
+      for (let i = 2; i < n; i++) {
+        const v = (out[i] - h2 + 2 * h1) | 0;
+        out[i] = v;
+        h2 = h1;
+        h1 = v;
+      }
+      return;
+    }
+    case 3: {
+      let h3 = out[0], h2 = out[1], h1 = out[2];
+      for (let i = 3; i < n; i++) {
+        const v = (out[i] + h3 - 3 * h2 + 3 * h1) | 0;
+        out[i] = v;
+        h3 = h2;
+        h2 = h1;
+        h1 = v;
+      }
+      return;
+    }
+    case 4: {
+      let h4 = out[0], h3 = out[1], h2 = out[2], h1 = out[3];
+      for (let i = 4; i < n; i++) {
+        const v = (out[i] - h4 + 4 * h3 - 6 * h2 + 4 * h1) | 0;
+        out[i] = v;
+        h4 = h3;
+        h3 = h2;
+        h2 = h1;
+        h1 = v;
+      }
+      return;
+    }
   }
 }
 

@@ -46,25 +46,36 @@ export function decodeResidual(r: BitReader, out: Int32Array, blockSize: number,
   }
 }
 
-/** Decodes Rice codes with parameter k into out[start, end). */
+/**
+ * Decodes Rice codes with parameter k into out[start, end). Each 32-bit window is loaded once and drained of
+ * every code that lies wholly inside it, which keeps the memory load off most samples' dependency chain.
+ */
 function riceRun(r: BitReader, out: Int32Array, start: number, end: number, k: number): void {
   const words = r.words;
   const mask = (1 << k) - 1;
   let pos = r.pos;
-  for (let i = start; i < end; i++) {
+  let i = start;
+  while (i < end) {
     const wi = pos >>> 5;
     const s = pos & 31;
-    const w = (words[wi] << s) | ((words[wi + 1] >>> 1) >>> (31 - s));
-    const z = Math.clz32(w);
-    const used = z + 1 + k;
-    if (used <= 32) {
+    let w = (words[wi] << s) | ((words[wi + 1] >>> 1) >>> (31 - s));
+    let avail = 32;
+    do {
+      const z = Math.clz32(w);
+      const used = z + 1 + k;
+      if (used > avail) break;
       const u = (z << k) | ((w >>> (32 - used)) & mask);
-      out[i] = (u >>> 1) ^ -(u & 1);
-      pos += used;
-    } else {
+      out[i++] = (u >>> 1) ^ -(u & 1);
+      avail -= used;
+      w = (w << (used - 1)) << 1;
+    } while (i < end);
+    if (avail === 32) {
+      // Not even one code fits a window: a long unary run or a large parameter.
       r.pos = pos;
-      out[i] = riceSlow(r, k);
+      out[i++] = riceSlow(r, k);
       pos = r.pos;
+    } else {
+      pos += 32 - avail;
     }
   }
   r.pos = pos;
