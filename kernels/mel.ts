@@ -1,0 +1,136 @@
+/**
+ * The GPU half of mel-spectrogram features: cutting windowed frames out of a batch of waveforms (centered,
+ * reflect-padded, as torch.stft with center=True), and projecting power spectra onto a mel filterbank straight
+ * into the padded (batch, n_mels, time) layout, optionally as log-mel. The host half (filterbank, window,
+ * batching) is data/features.ts; the transform between them is kernels/fft.ts.
+ *
+ * No backward: features are computed from waveforms, which are never trainable.
+ */
+import { f32, FLAT_ARGS, flatIndex, grid1d, launch } from "../engine/kernel.ts";
+import { empty, type Tensor } from "../engine/tensor.ts";
+
+const WG = 64;
+
+/** Ints per frame in the frame table: first sample, utterance length, frame start (may be < 0), output base. */
+export const FRAME_TABLE_INTS = 4;
+
+/**
+ * Windowed frames [frames, nFft] from the concatenated waveforms `waves`. Frame g reads samples
+ * start + reflect(pos + n) of its utterance for n < nFft (reflect: -p below 0, 2(len-1)-p past the end),
+ * times window[n]. `table` is i32 [frames, FRAME_TABLE_INTS].
+ */
+export function frameSignals(
+  waves: Tensor,
+  table: Tensor,
+  window: Tensor,
+  frames: number,
+  nFft: number,
+): Tensor {
+  const out = empty([frames, nFft], "f32", "frames");
+  const count = frames * nFft;
+  launch({
+    key: "mel-frames",
+    wgsl: () => `
+struct P { count: u32, nfft: u32 };
+@group(0) @binding(0) var<uniform> u: P;
+@group(0) @binding(1) var<storage, read> wave: array<f32>;
+@group(0) @binding(2) var<storage, read> tab: array<vec4<i32>>;
+@group(0) @binding(3) var<storage, read> win: array<f32>;
+@group(0) @binding(4) var<storage, read_write> o: array<f32>;
+@compute @workgroup_size(${WG}) fn main(${FLAT_ARGS}) {
+  let i = ${flatIndex(WG)};
+  if (i >= u.count) { return; }
+  let g = i / u.nfft;
+  let n = i - g * u.nfft;
+  let t = tab[g];
+  var p = t.z + i32(n);
+  if (p < 0) { p = -p; }
+  if (p >= t.y) { p = 2 * (t.y - 1) - p; }
+  o[i] = wave[u32(t.x + p)] * win[n];
+}`,
+    tensors: [waves, table, window, out],
+    params: [count, nFft],
+    workgroups: grid1d(count, WG),
+  });
+  return out;
+}
+
+/** |X|^2 of complex spectra [..., 2] (the DFT-as-matmul path's counterpart of the FFT's fused power). */
+export function complexPower(spec: Tensor): Tensor {
+  const n = spec.size / 2;
+  const out = empty(spec.shape.slice(0, -1), "f32", "power spectrum");
+  launch({
+    key: "mel-complex-power",
+    wgsl: () => `
+struct P { n: u32 };
+@group(0) @binding(0) var<uniform> u: P;
+@group(0) @binding(1) var<storage, read> s: array<vec2<f32>>;
+@group(0) @binding(2) var<storage, read_write> o: array<f32>;
+@compute @workgroup_size(${WG}) fn main(${FLAT_ARGS}) {
+  let i = ${flatIndex(WG)};
+  if (i < u.n) { let v = s[i]; o[i] = dot(v, v); }
+}`,
+    tensors: [spec, out],
+    params: [n],
+    workgroups: grid1d(n, WG),
+  });
+  return out;
+}
+
+export interface MelProjection {
+  /** Power spectra [frames, nFreqs] (|X|^2). */
+  power: Tensor;
+  /** The frame table of {@link frameSignals} (its 4th int is the frame's output offset). */
+  table: Tensor;
+  /** The filterbank transposed, [nMels, nFreqs]. */
+  filtersT: Tensor;
+  /** i32 [nMels, 2]: the [first, end) frequency bins where each filter is nonzero. */
+  ranges: Tensor;
+  /** Output [batch, nMels, maxFrames] (or any view of that size), written at the table's offsets. */
+  out: Tensor;
+  frames: number;
+  nFreqs: number;
+  nMels: number;
+  maxFrames: number;
+  /** 2: power spectrum; 1: magnitude. */
+  exponent: 1 | 2;
+  /** Writes log(mel + logOffset) instead of mel. */
+  log: boolean;
+  logOffset: number;
+}
+
+/**
+ * Writes mel[m] = sum_k filters[k, m] * power[k] (or its log) for every frame into `out` at
+ * table.w + m * maxFrames, visiting only each filter's nonzero bins. Padding positions are left as they are.
+ */
+export function melProject(p: MelProjection): void {
+  const count = p.frames * p.nMels;
+  const value = p.exponent === 2 ? "pw[row + k]" : "sqrt(pw[row + k])";
+  launch({
+    key: `mel-project:${p.exponent}:${+p.log}`,
+    wgsl: () => `
+struct P { count: u32, frames: u32, nf: u32, maxt: u32, eps: f32 };
+@group(0) @binding(0) var<uniform> u: P;
+@group(0) @binding(1) var<storage, read> pw: array<f32>;
+@group(0) @binding(2) var<storage, read> tab: array<vec4<i32>>;
+@group(0) @binding(3) var<storage, read> fb: array<f32>;
+@group(0) @binding(4) var<storage, read> rng: array<vec2<u32>>;
+@group(0) @binding(5) var<storage, read_write> o: array<f32>;
+@compute @workgroup_size(${WG}) fn main(${FLAT_ARGS}) {
+  let i = ${flatIndex(WG)};
+  if (i >= u.count) { return; }
+  let m = i / u.frames;
+  let g = i - m * u.frames;
+  let r = rng[m];
+  let row = g * u.nf;
+  let frow = m * u.nf;
+  var acc = 0.0;
+  for (var k = r.x; k < r.y; k++) { acc = fma(fb[frow + k], ${value}, acc); }
+  ${p.log ? "acc = log(acc + u.eps);" : "_ = u.eps;"}
+  o[u32(tab[g].w) + m * u.maxt] = acc;
+}`,
+    tensors: [p.power, p.table, p.filtersT, p.ranges, p.out],
+    params: [count, p.frames, p.nFreqs, p.maxFrames, f32(p.logOffset)],
+    workgroups: grid1d(count, WG),
+  });
+}
