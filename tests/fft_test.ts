@@ -1,5 +1,5 @@
 import { equal as assertEquals, throws as assertThrows } from "node:assert/strict";
-import { commands, tensor, tidy } from "../engine/mod.ts";
+import { commands, type Tensor, tensor, tidy } from "../engine/mod.ts";
 import { dftMatmul, fft, fftFactors, powerSpectrum, rfft } from "../kernels/fft.ts";
 import { assertClose, randn, Random } from "./harness.ts";
 
@@ -40,6 +40,13 @@ function rdftRef(x: Float64Array, batch: number, n: number): Float64Array {
 
 const rounded = (a: Float64Array) => Float64Array.from(Float32Array.from(a));
 
+/** Reads a result back and frees it. */
+async function take(t: Tensor): Promise<Float32Array> {
+  const v = await t.f32();
+  t.dispose();
+  return v;
+}
+
 Deno.test("fftFactors: fours first, null for other primes", () => {
   assertEquals(fftFactors(400)!.join(","), "4,4,5,5");
   assertEquals(fftFactors(200)!.join(","), "4,2,5,5");
@@ -53,7 +60,7 @@ for (const n of [400, 512, 256, 200, 125, 7, 1, 11, 97, 210]) {
   Deno.test(`fft: complex length ${n} against a float64 DFT`, async () => {
     const batch = 3;
     const x = rounded(randn(rng, batch * n * 2));
-    const got = await tidy(() => fft(tensor(Float32Array.from(x), [batch, n, 2]))).f32();
+    const got = await take(tidy(() => fft(tensor(Float32Array.from(x), [batch, n, 2]))));
     assertClose(got, dftRef(x, batch, n), 2e-6, `fft ${n}`);
   });
 }
@@ -82,7 +89,7 @@ Deno.test("dftMatmul: the matmul reference matches the float64 DFT (length 400, 
   for (const n of [400, 125]) {
     const batch = 7;
     const x = rounded(randn(rng, batch * n));
-    const got = await tidy(() => dftMatmul(tensor(Float32Array.from(x), [batch, n]))).f32();
+    const got = await take(tidy(() => dftMatmul(tensor(Float32Array.from(x), [batch, n]))));
     assertClose(got, rdftRef(x, batch, n), 2e-6, `dftMatmul ${n}`);
   }
 });
