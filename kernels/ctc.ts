@@ -1,0 +1,192 @@
+/**
+ * PyTorch's `F.ctc_loss` on the GPU: alpha recursion and per-sample losses in the forward pass, beta recursion
+ * and the gradient with respect to the log-probabilities in the backward pass (WGSL and the log-space details in
+ * ctc_wgsl.ts). Nothing is read back: the per-sample losses stay on the GPU, so a training loop can count and
+ * exclude infinite ones whenever it reads its metrics anyway.
+ */
+import { needsGrad, record } from "../engine/autograd.ts";
+import { commands } from "../engine/commands.ts";
+import { gpu } from "../engine/device.ts";
+import { f32, grid1d, launch } from "../engine/kernel.ts";
+import { empty, shapeString, type Tensor, tensor } from "../engine/tensor.ts";
+import { alphaSource, betaSource, gradSource, reduceSource, WG } from "./ctc_wgsl.ts";
+
+export type CtcReduction = "none" | "mean" | "sum";
+
+/**
+ * How the recursions walk time: one workgroup per sample looping over frames with a barrier between them
+ * ("loop"), or one launch per frame ("perFrame"). Measured on the CPU adapter (llvmpipe, 2 cores; see
+ * tests/ctc_test.ts and the report of this module's commit): "loop" is the faster there too, since a barrier
+ * costs far less than a launch; it is the default everywhere.
+ */
+export type CtcStrategy = "loop" | "perFrame";
+
+export interface CtcOptions {
+  /** The blank class (default 28, the recognizer's). */
+  blank?: number;
+  reduction?: CtcReduction;
+  /** Infinite losses (no alignment fits the input) and their gradients become 0. */
+  zeroInfinity?: boolean;
+  /** logProbs is (batch, T, C) instead of (T, batch, C). */
+  batchFirst?: boolean;
+  strategy?: CtcStrategy;
+}
+
+export interface CtcResult {
+  /** The reduced loss ([] for mean/sum, [batch] for none), differentiable with respect to logProbs. */
+  loss: Tensor;
+  /** -log p(target | input) per sample, [batch], +inf where infeasible (whatever zeroInfinity says); no grad. */
+  sampleLosses: Tensor;
+}
+
+const REDUCTION_CODE: Record<CtcReduction, number> = { none: 0, mean: 1, sum: 2 };
+
+function lengthsOf(v: Tensor | readonly number[], N: number, max: number, what: string): Tensor {
+  if (Array.isArray(v)) {
+    const ls: readonly number[] = v;
+    if (ls.length !== N) throw new RangeError(`ctcLoss: ${ls.length} ${what} for a batch of ${N}`);
+    ls.forEach((l, i) => {
+      if (!Number.isInteger(l) || l < 0 || l > max) {
+        throw new RangeError(`ctcLoss: ${what}[${i}] = ${l} is not in 0..${max}`);
+      }
+    });
+    return tensor(Int32Array.from(ls), [N], "i32");
+  }
+  const t = v as Tensor;
+  if (t.dtype !== "i32" || t.size !== N) {
+    throw new TypeError(`ctcLoss: ${what} must be an i32 tensor of ${N} values, got ${t}`);
+  }
+  return t;
+}
+
+/**
+ * CTC loss with its per-sample losses. `logProbs` (T, batch, C) (or (batch, T, C) with `batchFirst`) are
+ * log-softmax outputs; `targets` (batch, S) padded i32 class indices (not the blank, < C; out-of-range values
+ * are clamped, not reported, when given as a tensor); lengths per sample as i32 tensors or numbers.
+ */
+export function ctcLossWithSamples(
+  logProbs: Tensor,
+  targets: Tensor,
+  inputLengths: Tensor | readonly number[],
+  targetLengths: Tensor | readonly number[],
+  opts: CtcOptions = {},
+): CtcResult {
+  const blank = opts.blank ?? 28;
+  const reduction = opts.reduction ?? "mean";
+  const zinf = opts.zeroInfinity ?? false;
+  const loop = (opts.strategy ?? "loop") === "loop";
+  if (logProbs.rank !== 3 || logProbs.dtype !== "f32") {
+    throw new RangeError(`ctcLoss: logProbs must be a rank-3 f32 tensor, got ${logProbs}`);
+  }
+  const [T, N] = opts.batchFirst
+    ? [logProbs.shape[1], logProbs.shape[0]]
+    : [logProbs.shape[0], logProbs.shape[1]];
+  const C = logProbs.shape[2];
+  if (!(blank >= 0 && blank < C)) throw new RangeError(`ctcLoss: blank ${blank} is not a class of ${C}`);
+  if (!(reduction in REDUCTION_CODE)) throw new RangeError(`ctcLoss: unknown reduction "${reduction}"`);
+  if (targets.dtype !== "i32" || targets.rank !== 2 || targets.shape[0] !== N) {
+    throw new TypeError(`ctcLoss: targets must be an i32 (batch = ${N}, S) tensor, got ${targets}`);
+  }
+  const S = targets.shape[1];
+  const L = 2 * S + 1;
+  const ilen = lengthsOf(inputLengths, N, T, "inputLengths");
+  const tlen = lengthsOf(targetLengths, N, S, "targetLengths");
+  const lens = empty([2, N], "i32", "ctc lengths");
+  commands().copy(ilen.buffer, 0, lens.buffer, 0, N * 4);
+  commands().copy(tlen.buffer, 0, lens.buffer, N * 4, N * 4);
+  if (ilen !== inputLengths) ilen.dispose();
+  if (tlen !== targetLengths) tlen.dispose();
+  const [stT, stB] = opts.batchFirst ? [C, T * C] : [N * C, C];
+  const grad = needsGrad(logProbs);
+  const ab = empty([grad ? 2 : 1, N, T, L], "f32", "ctc alpha/beta");
+  if (ab.size * 4 > gpu().limits.maxStorageBufferBindingSize) {
+    throw new RangeError(
+      `ctcLoss: alpha/beta of ${
+        shapeString(ab.shape)
+      } exceed this adapter's binding limit; use a smaller batch`,
+    );
+  }
+  const sampleLosses = empty([N], "f32", "ctc sample losses");
+  const params = (t: number) => [N, T, C, S, L, stT, stB, blank, t, f32(Infinity)];
+  const tensors = [logProbs, targets, lens, ab, sampleLosses];
+  if (N > 0) {
+    if (loop) {
+      launch({
+        key: "ctc:alpha:loop",
+        wgsl: () => alphaSource(true),
+        tensors,
+        params: params(0),
+        workgroups: [N, 1, 1],
+      });
+    } else {
+      for (let t = 0; t <= T; t++) {
+        launch({
+          key: "ctc:alpha:frame",
+          wgsl: () => alphaSource(false),
+          tensors,
+          params: params(t),
+          workgroups: [Math.ceil(L / WG), N, 1],
+        });
+      }
+    }
+  }
+  const mode = REDUCTION_CODE[reduction];
+  const loss = empty(reduction === "none" ? [N] : [], "f32", "ctc loss");
+  launch({
+    key: "ctc:reduce",
+    wgsl: reduceSource,
+    tensors: [sampleLosses, lens, loss],
+    params: [N, mode, +zinf],
+    workgroups: [1, 1, 1],
+  });
+  if (!grad) {
+    ab.dispose();
+    lens.dispose();
+    return { loss, sampleLosses };
+  }
+  record(loss, "ctcLoss", [logProbs], (g) => {
+    if (loop) {
+      launch({
+        key: "ctc:beta:loop",
+        wgsl: () => betaSource(true),
+        tensors: [logProbs, targets, lens, ab],
+        params: params(0),
+        workgroups: [N, 1, 1],
+      });
+    } else {
+      for (let k = 0; k < T; k++) {
+        launch({
+          key: "ctc:beta:frame",
+          wgsl: () => betaSource(false),
+          tensors: [logProbs, targets, lens, ab],
+          params: params(k),
+          workgroups: [Math.ceil(L / WG), N, 1],
+        });
+      }
+    }
+    const dlp = empty(logProbs.shape, "f32", "ctc grad");
+    launch({
+      key: `ctc:grad:${C}`,
+      wgsl: () => gradSource(C),
+      tensors: [logProbs, targets, lens, ab, sampleLosses, g, dlp],
+      params: params(mode + (zinf ? 8 : 0)),
+      workgroups: grid1d(N * T, WG),
+    });
+    return [dlp];
+  });
+  return { loss, sampleLosses };
+}
+
+/** PyTorch's `F.ctc_loss` (see {@link ctcLossWithSamples} for the arguments). */
+export function ctcLoss(
+  logProbs: Tensor,
+  targets: Tensor,
+  inputLengths: Tensor | readonly number[],
+  targetLengths: Tensor | readonly number[],
+  opts: CtcOptions = {},
+): Tensor {
+  const { loss, sampleLosses } = ctcLossWithSamples(logProbs, targets, inputLengths, targetLengths, opts);
+  // The backward pass reads the per-sample losses; then they belong to the enclosing scope.
+  if (!loss.node) sampleLosses.dispose();
+  return loss;
+}
