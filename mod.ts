@@ -1,0 +1,116 @@
+/**
+ * Speech recognition in TypeScript on WebGPU, with no Python: a tensor engine with reverse-mode autograd and
+ * hand-written WGSL kernels, and on it the DeepSpeech2-style recognizer (ResCNN + BiGRU + CTC) of the PyTorch
+ * tutorial "Building an end-to-end speech recognition model in PyTorch", with PyTorch's semantics, parameter
+ * names and numbers.
+ *
+ * ```ts
+ * import { backward, initGpu, matmul, sumAll, tensor } from "./mod.ts";
+ * await initGpu();
+ * const a = tensor([1, 2, 3, 4], [2, 2]);
+ * a.requiresGrad = true;
+ * const loss = sumAll(matmul(a, a));
+ * backward(loss);
+ * console.log(await a.grad!.data());
+ * ```
+ *
+ * @module
+ */
+
+// Engine: device, tensors, autograd, memory scopes.
+export {
+  assign,
+  backward,
+  commands,
+  empty,
+  full,
+  GpuError,
+  initGpu,
+  isGradEnabled,
+  keep,
+  noGrad,
+  ones,
+  parameter,
+  Random,
+  setQuiet,
+  type Shape,
+  tensor,
+  Tensor,
+  tidy,
+  zeros,
+} from "./engine/mod.ts";
+
+// Differentiable ops.
+export * from "./kernels/mod.ts";
+
+// Audio: FLAC, WAV, loading and resampling.
+export { AudioFormatError, decodeFlac, FlacStreamDecoder } from "./data/flac.ts";
+export type { DecodedAudio, FlacBlock, FlacDecoderOptions, FlacMetadata, StreamInfo } from "./data/flac.ts";
+export { readWav } from "./data/wav.ts";
+export { loadAudio } from "./data/audio.ts";
+export { resample } from "./data/resample.ts";
+
+// Text, corpora, splits and download.
+export { BLANK, CHARACTERS, CharacterMapError, intsToText, N_CLASS, textToInts } from "./data/text.ts";
+export {
+  CorpusError,
+  type CorpusOptions,
+  LibriSpeechCorpus,
+  loadUtterance,
+  readFlacStreamInfo,
+  readManifest,
+  resolveCorpusDir,
+  type Utterance,
+  type UtteranceInfo,
+} from "./data/librispeech.ts";
+export {
+  DownloadError,
+  downloadLibriSpeech,
+  type DownloadOptions,
+  type DownloadResult,
+  LIBRISPEECH_SUBSETS,
+  OPENSLR_LIBRISPEECH,
+} from "./data/download.ts";
+export {
+  isCathyDev,
+  isFsddTest,
+  isHeldOut,
+  parseSplitScheme,
+  schemeForPath,
+  type Split,
+  SPLIT_SCHEMES,
+  type SplitScheme,
+  splitCorpus,
+} from "./data/splits.ts";
+export { crc32 } from "./data/crc32.ts";
+export { extractTar, readTar, TarFormatError, TarPathError } from "./data/tar.ts";
+
+// Checkpoint files.
+export {
+  loadSafetensorsFile,
+  readSafetensors,
+  saveSafetensorsFile,
+  SafetensorsError,
+  writeSafetensors,
+} from "./model/safetensors.ts";
+export type {
+  ReadSafetensorsOptions,
+  SafeDtype,
+  SafeTensor,
+  SafeTensorData,
+  SafetensorsContents,
+} from "./model/safetensors.ts";
+
+// Decoding, language models and metrics.
+export { decodeBatch, type DecodedText, type DecodeOptions, decodeUtterance, greedyDecode } from "./model/decode.ts";
+export { type BeamHypothesis, type BeamSearchOptions, ctcBeamSearch, WordPrefixIndex } from "./model/beam_search.ts";
+export { ArpaError, loadArpa, NgramLm, parseArpa, readArpa } from "./model/arpa.ts";
+export { buildKneserNey, formatArpa, type KneserNeyModel, writeArpaFile } from "./model/kneser_ney.ts";
+export { cer, editDistance, ErrorRateAccumulator, type ErrorRates, errorRates, wer } from "./model/metrics.ts";
+export {
+  FRAME_HOP_SECONDS,
+  frameToSeconds,
+  type WordTiming,
+  wordTimesInSeconds,
+  wordTimings,
+} from "./model/word_timestamps.ts";
