@@ -1,6 +1,7 @@
 import { equal as assertEquals, ok as assert, throws as assertThrows } from "node:assert/strict";
 import { commands, keep, parameter, type Tensor, tensor } from "../engine/mod.ts";
 import { AdamW, type AdamWOptions } from "../model/optim.ts";
+import { OneCycleLR } from "../model/schedule.ts";
 import { assertClose, randn, Random } from "./harness.ts";
 
 /** Float64 AdamW with PyTorch 1.13's math (`_single_tensor_adamw`, amsgrad off) and `clip_grad_norm_`. */
@@ -272,3 +273,78 @@ Deno.test("AdamW: steps do not leak GPU buffers", async () => {
   opt.dispose();
   params.forEach((p) => p.dispose());
 });
+
+interface TorchCase {
+  name: string;
+  lr: number;
+  weight_decay: number;
+  max_grad_norm: number | null;
+  onecycle: { max_lr: number; anneal_strategy: "linear" | "cos" } | null;
+  names: string[];
+  shapes: number[][];
+  init: number[][];
+  steps: { lr: number; beta1: number; grads: number[][]; params: number[][] }[];
+  final: { exp_avg: number[][]; exp_avg_sq: number[][]; step: number[] };
+  clipped_steps: number;
+}
+
+const torchCases: TorchCase[] = JSON.parse(
+  await Deno.readTextFile(new URL("./fixtures/adamw.json", import.meta.url)),
+).cases;
+
+for (const c of torchCases) {
+  Deno.test(`AdamW ${c.name}: trajectory matches PyTorch 1.13 AdamW within 1e-6`, async () => {
+    const params = c.init.map((d, i) => parameter(Float32Array.from(d), c.shapes[i], c.names[i]));
+    const opt = new AdamW(params, {
+      lr: c.lr,
+      weightDecay: c.weight_decay,
+      maxGradNorm: c.max_grad_norm ?? undefined,
+    });
+    const sched = c.onecycle
+      ? new OneCycleLR({
+        maxLr: c.onecycle.max_lr,
+        totalSteps: c.steps.length,
+        annealStrategy: c.onecycle.anneal_strategy,
+      })
+      : null;
+    for (const [s, step] of c.steps.entries()) {
+      const lr = sched ? sched.lr : c.lr;
+      const beta1 = sched ? sched.beta1! : 0.9;
+      assertClose([lr, beta1], [step.lr, step.beta1], 1e-14, `lr and beta1 of step ${s}`);
+      setGrads(params, step.grads.map((g) => Float32Array.from(g)));
+      opt.step({ lr, beta1 });
+      sched?.step();
+      for (let k = 0; k < params.length; k++) {
+        const got = await params[k].f32();
+        const want = Float32Array.from(step.params[k]);
+        assertClose(got, want, 1e-6, `${c.names[k]} at step ${s}`);
+        // The distance travelled, which is much smaller than the parameters, agrees too.
+        const init = c.init[k];
+        assertClose(
+          got.map((x, i) => x - init[i]),
+          want.map((x, i) => x - init[i]),
+          2e-6,
+          `${c.names[k]} update`,
+        );
+      }
+    }
+    const state = opt.stateTensors();
+    for (const [k, n] of c.names.entries()) {
+      assertClose(
+        await state.get(`${n}.exp_avg`)!.f32(),
+        Float32Array.from(c.final.exp_avg[k]),
+        1e-6,
+        `${n} m`,
+      );
+      assertClose(
+        await state.get(`${n}.exp_avg_sq`)!.f32(),
+        Float32Array.from(c.final.exp_avg_sq[k]),
+        1e-6,
+        `${n} v`,
+      );
+    }
+    assertEquals((await opt.stepCounts()).join(), c.final.step.join());
+    opt.dispose();
+    params.forEach((p) => p.dispose());
+  });
+}
