@@ -137,8 +137,10 @@ export function batchRanges(
         `use shorter inputs`,
     );
   }
-  let k = Math.max(1, Math.floor(limit / Math.max(...operands.map((o) => o.perSample))));
-  while (k > 1 && !fits(k)) k--;
+  // The largest buffer size class within the limit; every operand of k samples must fit in it.
+  const step = limit <= 4096 ? 256 : 2 ** Math.floor(Math.log2(limit)) / 4;
+  const cls = Math.floor(limit / step) * step;
+  const k = Math.max(1, Math.floor(cls / Math.max(...operands.map((o) => o.perSample))));
   const ranges: [number, number][] = [];
   for (let n0 = 0; n0 < n; n0 += k) ranges.push([n0, Math.min(k, n - n0)]);
   return ranges;

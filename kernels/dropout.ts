@@ -1,0 +1,107 @@
+/**
+ * Dropout with a counter-based random generator: element i of a tensor is kept when a hash of (seed, i) says
+ * so, with probability 1 - p, and kept values are scaled by 1 / (1 - p) (PyTorch's inverted dropout).
+ *
+ * The mask is never stored. Because it is a pure function of (seed, p, i), the backward pass regenerates it by
+ * running the same kernel on the incoming gradient: no mask tensor stays alive between the forward and the
+ * backward pass (the model's activations reach 143 MB; a mask as big would be pure overhead), and a rerun with
+ * the same seed is bit-identical.
+ *
+ * The hash is two rounds of the PCG output permutation (Jarzynski & Olano, "Hash Functions for GPU Rendering",
+ * 2020) keyed by the seed: h = pcg(pcg(i ^ k0) + k1) with k0 = pcg(seed), k1 = pcg(k0). The top 24 bits give a
+ * uniform number in [0, 1). {@link dropoutKeep} is the same computation on the CPU, for tests.
+ */
+import { record } from "../engine/autograd.ts";
+import { gpu } from "../engine/device.ts";
+import { f32, FLAT_ARGS, flatIndex, grid1d, launch } from "../engine/kernel.ts";
+import { empty, type Tensor } from "../engine/tensor.ts";
+import { batchRanges, batchRelease, batchSlice, batchStore } from "./conv2d.ts";
+
+const WG = 256;
+
+export interface DropoutOptions {
+  /** Largest storage binding in bytes (default: the adapter's limit); tests lower it to force chunking. */
+  maxBindingBytes?: number;
+}
+
+function pcg(v: number): number {
+  const state = (Math.imul(v, 747796405) + 2891336453) >>> 0;
+  const word = Math.imul(((state >>> ((state >>> 28) + 4)) ^ state) >>> 0, 277803737) >>> 0;
+  return ((word >>> 22) ^ word) >>> 0;
+}
+
+/** Whether element `index` survives dropout with probability `p` under `seed` (the GPU kernel's rule). */
+export function dropoutKeep(seed: number, p: number, index: number): boolean {
+  const k0 = pcg(seed >>> 0);
+  const k1 = pcg(k0);
+  const h = pcg((pcg((index ^ k0) >>> 0) + k1) >>> 0);
+  return (h >>> 8) / 16777216 >= Math.fround(p);
+}
+
+function maskRaw(x: Tensor, out: Tensor, p: number, seed: number, offset: number): void {
+  launch({
+    key: "dropout",
+    wgsl: () => `
+struct P { n: u32, offset: u32, seed: u32, p: f32, scale: f32 };
+@group(0) @binding(0) var<uniform> u: P;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> o: array<f32>;
+fn pcg(v: u32) -> u32 {
+  let state = v * 747796405u + 2891336453u;
+  let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
+  return (word >> 22u) ^ word;
+}
+@compute @workgroup_size(${WG}) fn main(${FLAT_ARGS}) {
+  let i = ${flatIndex(WG)};
+  if (i >= u.n) { return; }
+  let k0 = pcg(u.seed);
+  let k1 = pcg(k0);
+  let h = pcg(pcg((u.offset + i) ^ k0) + k1);
+  let r = f32(h >> 8u) * (1.0 / 16777216.0);
+  o[i] = select(0.0, x[i] * u.scale, r >= u.p);
+}`,
+    tensors: [x, out],
+    params: [x.size, offset, seed >>> 0, f32(p), f32(p >= 1 ? 0 : 1 / (1 - p))],
+    workgroups: grid1d(x.size, WG),
+  });
+}
+
+/** The mask of (seed, p) applied to every element of `x`, scaled; chunked under the binding limit. */
+function applyMask(x: Tensor, p: number, seed: number, limit: number): Tensor {
+  const out = empty(x.shape, "f32", "dropout");
+  if (x.size === 0) return out;
+  const xv = x.view([x.size]);
+  const ov = out.view([x.size]);
+  const ranges = batchRanges(x.size, [{ t: xv, perSample: 4 }, { t: ov, perSample: 4 }], limit, "dropout");
+  for (const [i0, count] of ranges) {
+    const xc = batchSlice(xv, i0, count);
+    const oc = ranges.length === 1 ? ov : empty([count], "f32", "dropout chunk");
+    maskRaw(xc, oc, p, seed, i0);
+    batchRelease(xc, xv);
+    batchStore(ov, oc, i0);
+  }
+  xv.dispose();
+  ov.dispose();
+  return out;
+}
+
+/**
+ * PyTorch's `F.dropout(x, p, training)` with an explicit 32-bit `seed` (use a new seed per call, e.g. from the
+ * training step's `Random`). Returns `x` itself when `p` is 0 or `training` is false. Differentiable: the
+ * gradient passes through the same mask, with the same scale.
+ */
+export function dropout(
+  x: Tensor,
+  p: number,
+  seed: number,
+  training = true,
+  opts: DropoutOptions = {},
+): Tensor {
+  if (!(p >= 0 && p <= 1)) throw new RangeError(`dropout: probability ${p} is not in [0, 1]`);
+  if (!Number.isFinite(seed)) throw new RangeError(`dropout: seed ${seed} is not a number`);
+  if (x.dtype !== "f32") throw new TypeError("dropout: expected an f32 tensor");
+  if (p === 0 || !training) return x;
+  const limit = opts.maxBindingBytes ?? gpu().limits.maxStorageBufferBindingSize;
+  const out = applyMask(x, p, seed, limit);
+  return record(out, "dropout", [x], (g) => [applyMask(g, p, seed, limit)]);
+}
