@@ -12,6 +12,7 @@ import {
   saveCheckpoint,
   saveTrainingState,
 } from "../model/checkpoint.ts";
+import { CheckpointManager, isCompleteSafetensors, type SaveOptions } from "../cli/checkpoint_manager.ts";
 import { configToMetadata, PRESETS, TUTORIAL_CONFIG } from "../model/config.ts";
 import { loadSafetensorsFile, saveSafetensorsFile } from "../model/safetensors.ts";
 
@@ -211,5 +212,124 @@ Deno.test("training state: AdamW state saved and restored through a file", async
     opt2.dispose();
     w.dispose();
     b.dispose();
+  });
+});
+
+// ---- the run folder's checkpoints (cli/checkpoint_manager.ts) ------------------------------------------------
+
+function saveOptions(seed: number, cer?: number, epoch?: number): SaveOptions {
+  return {
+    params: new Map([["fc.weight", fake([2, 2], values(4, seed))]]),
+    config: PRESETS.tiny,
+    state: { tensors: new Map([["order", new Int32Array([seed, 1, 0])]]), meta: { step: seed } },
+    cer,
+    epoch,
+  };
+}
+
+function names(dir: string): string[] {
+  return [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+}
+
+Deno.test("checkpoint manager: keeps the last K and a copy of the best by dev CER", async () => {
+  await withDir(async (run) => {
+    const m = await CheckpointManager.open(run, { keepLast: 2, everySteps: 25 });
+    assertEquals([m.shouldSave(25, false), m.shouldSave(30, false), m.shouldSave(30, true)], [
+      true,
+      false,
+      true,
+    ]);
+    assertEquals(await m.latest(), null);
+    const cers = [0.9, 0.5, 0.7, 0.6];
+    for (let i = 0; i < cers.length; i++) await m.save((i + 1) * 10, saveOptions(i + 1, cers[i], i + 1));
+    assertEquals(names(m.dir), [
+      "best.json",
+      "best.safetensors",
+      "step-000030.safetensors",
+      "step-000030.state.safetensors",
+      "step-000040.safetensors",
+      "step-000040.state.safetensors",
+    ]);
+    assertEquals(m.best, { step: 20, cer: 0.5, epoch: 2, source: "step-000020.safetensors" });
+    const best = await loadCheckpoint(m.bestPath);
+    assertEquals(best.weights.get("fc.weight"), values(4, 2));
+    assertEquals(best.metadata.step, "20");
+    assertEquals(best.metadata.dev_cer, "0.5");
+    assertEquals(best.config, PRESETS.tiny);
+    const latest = await m.latest();
+    assertEquals(latest?.step, 40);
+    assertEquals((await loadTrainingState(latest!.state)).tensors.get("order"), new Int32Array([4, 1, 0]));
+
+    // Reopening reads the best record back; a worse CER does not replace it, a better one does.
+    const again = await CheckpointManager.open(run, { keepLast: 2 });
+    assertEquals(again.best?.step, 20);
+    await again.save(50, saveOptions(5, 0.55));
+    assertEquals(again.best?.step, 20);
+    await again.save(60, saveOptions(6));
+    assertEquals(await again.updateBest(60, 0.4, 6), true);
+    assertEquals(again.best, { step: 60, cer: 0.4, epoch: 6, source: "step-000060.safetensors" });
+    assertEquals((await loadCheckpoint(again.bestPath)).weights.get("fc.weight"), values(4, 6));
+    assertEquals(await again.updateBest(60, NaN), false);
+    assertEquals((await again.list()).map((e) => e.step), [50, 60]);
+  });
+});
+
+Deno.test("checkpoint manager: leftovers of a crash do not confuse latest(), and are cleaned up", async () => {
+  await withDir(async (run) => {
+    const m = await CheckpointManager.open(run, { keepLast: 3 });
+    await m.save(100, saveOptions(1));
+    await m.save(200, saveOptions(2));
+    const d = m.dir;
+    // A crash during a save: a temporary file, and a state file whose model was never renamed into place.
+    await Deno.writeFile(`${d}/step-000300.safetensors.123-abc.tmp`, new Uint8Array(100));
+    await Deno.copyFile(`${d}/step-000200.state.safetensors`, `${d}/step-000300.state.safetensors`);
+    // A model without its state (a half-deleted set, or a state file lost).
+    await Deno.copyFile(`${d}/step-000200.safetensors`, `${d}/step-000400.safetensors`);
+    // A cut model file (e.g. a crash on a filesystem without ordered renames).
+    const whole = await Deno.readFile(`${d}/step-000200.safetensors`);
+    await Deno.writeFile(`${d}/step-000500.safetensors`, whole.subarray(0, whole.length - 3));
+    await Deno.copyFile(`${d}/step-000200.state.safetensors`, `${d}/step-000500.state.safetensors`);
+    // An empty file.
+    await Deno.writeFile(`${d}/step-000600.safetensors`, new Uint8Array(0));
+    await Deno.copyFile(`${d}/step-000200.state.safetensors`, `${d}/step-000600.state.safetensors`);
+
+    assertEquals(await isCompleteSafetensors(`${d}/step-000200.safetensors`), true);
+    assertEquals(await isCompleteSafetensors(`${d}/step-000500.safetensors`), false);
+    assertEquals(await isCompleteSafetensors(`${d}/step-000600.safetensors`), false);
+    assertEquals(await isCompleteSafetensors(`${d}/absent.safetensors`), false);
+    assertEquals((await m.latest())?.step, 200);
+
+    const reopened = await CheckpointManager.open(run, { keepLast: 3 });
+    assertEquals(names(d).some((n) => n.endsWith(".tmp")), false);
+    assertEquals((await reopened.latest())?.step, 200);
+    await reopened.save(700, saveOptions(7));
+    assertEquals(names(d), [
+      "step-000100.safetensors",
+      "step-000100.state.safetensors",
+      "step-000200.safetensors",
+      "step-000200.state.safetensors",
+      "step-000700.safetensors",
+      "step-000700.state.safetensors",
+    ]);
+    assertEquals((await reopened.latest())?.step, 700);
+  });
+});
+
+Deno.test("checkpoint manager: a failed save leaves the previous checkpoints intact", async () => {
+  await withDir(async (run) => {
+    const m = await CheckpointManager.open(run, { keepLast: 1 });
+    await m.save(1, saveOptions(1));
+    const failing: ReadableTensor = {
+      shape: [1],
+      dtype: "f32",
+      data: () => Promise.reject(new Error("device lost")),
+    };
+    await rejects(
+      m.save(2, { ...saveOptions(2), params: new Map([["w", failing]]) }),
+      /device lost/,
+    );
+    assertEquals((await m.latest())?.step, 1);
+    assertEquals(names(m.dir), ["step-000001.safetensors", "step-000001.state.safetensors"]);
+    assertEquals((await loadCheckpoint((await m.latest())!.model)).weights.get("fc.weight"), values(4, 1));
   });
 });
