@@ -345,7 +345,11 @@ struct P { Cin: u32, H: u32, W: u32, Cout: u32, OH: u32, OW: u32, cp4: u32, pH: 
     for (const t of range(L)) S.push(`        let s${t} = select(0.0, gy[row + c${t}], v${t});`);
     for (const m of range(M)) {
       for (const q of range(Q)) {
-        S.push(`        let w${m}_${q} = select(vec4<f32>(0.0), wg[wk + kc${m} * u.cp4 + ${q}u], kv${m});`);
+        // Every phase uses all M taps when s divides kW (always with stride 1): no mask needed then.
+        const load = `wg[wk + kc${m} * u.cp4 + ${q}u]`;
+        S.push(
+          `        let w${m}_${q} = ${kW % sW === 0 ? load : `select(vec4<f32>(0.0), ${load}, kv${m})`};`,
+        );
       }
     }
     for (const m of range(M)) {

@@ -240,3 +240,25 @@ Deno.test("conv2d at a model-like shape agrees with the float64 reference", asyn
   assertClose(await gb.data(), wantB, 1e-5, "bias gradient");
   noGrad(() => [y, gx, gw, gb].forEach((t) => t.dispose()));
 });
+
+Deno.test("conv2d forward and backward inside tidy leave no live buffers behind", async () => {
+  const pool = commands().pool;
+  const x = tensor(Float32Array.from(randn(rng, 2 * 3 * 7 * 9)), [2, 3, 7, 9]);
+  const w = tensor(Float32Array.from(randn(rng, 5 * 3 * 9)), [5, 3, 3, 3]);
+  const b = tensor(Float32Array.from(randn(rng, 5)), [5]);
+  for (const t of [x, w, b]) t.requiresGrad = true;
+  const before = pool.liveCount;
+  for (const limit of [undefined, 1536]) {
+    tidy(() => {
+      const y = conv2d(x, w, b, { stride: 2, padding: 1, maxBindingBytes: limit });
+      backward(y, tensor(Float32Array.from(randn(rng, y.size)), y.shape));
+      for (const t of [x, w, b]) {
+        t.grad!.dispose();
+        t.grad = null;
+      }
+    });
+  }
+  await commands().sync();
+  ok(pool.liveCount === before, `live buffers ${before} -> ${pool.liveCount}`);
+  for (const t of [x, w, b]) t.dispose();
+});

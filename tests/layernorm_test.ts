@@ -1,4 +1,5 @@
-import { backward, tensor, tidy } from "../engine/mod.ts";
+import { backward, commands, tensor, tidy } from "../engine/mod.ts";
+import { ok } from "node:assert/strict";
 import { layerNorm, layerNormAxis } from "../kernels/layernorm.ts";
 import { permute } from "../kernels/layout.ts";
 import { assertClose, checkOp, randn, Random } from "./harness.ts";
@@ -162,4 +163,22 @@ Deno.test({
     }
     out.dispose();
   },
+});
+
+Deno.test("layerNorm forward and backward inside tidy leave no live buffers behind", async () => {
+  const pool = commands().pool;
+  const x = tensor(Float32Array.from(data([2, 3, 6, 5])), [2, 3, 6, 5]);
+  x.requiresGrad = true;
+  const before = pool.liveCount;
+  for (const limit of [undefined, 512]) {
+    tidy(() => {
+      const y = layerNormAxis(x, null, null, 2, 1e-5, { maxBindingBytes: limit });
+      backward(y, tensor(Float32Array.from(randn(rng, y.size)), y.shape));
+      x.grad!.dispose();
+      x.grad = null;
+    });
+  }
+  await commands().sync();
+  ok(pool.liveCount === before, `live buffers ${before} -> ${pool.liveCount}`);
+  x.dispose();
 });
