@@ -263,3 +263,19 @@ for (const strategy of ["loop", "perFrame"] as const) {
     },
   });
 }
+
+Deno.test("ctcLoss frees its temporaries: inference and training under tidy", async () => {
+  const { commands, noGrad } = await import("../engine/mod.ts");
+  const x = tensor(Float32Array.from(randn(rng, 6 * 2 * 4)), [6, 2, 4]);
+  const tg = tensor(Int32Array.of(0, 1, 2, 2), [2, 2], "i32");
+  const before = commands().pool.liveCount;
+  const loss = noGrad(() => ctcLoss(x, tg, [6, 5], [2, 2], { blank: 3 }));
+  assertEquals(commands().pool.liveCount, before + 1, "only the loss stays live");
+  loss.dispose();
+  x.requiresGrad = true;
+  tidy(() => backward(ctcLoss(logSoftmax(x), tg, [6, 5], [2, 2], { blank: 3 })));
+  assertEquals(commands().pool.liveCount, before + 1, "only x.grad stays live");
+  assert(Array.from(await x.grad!.data()).every(Number.isFinite));
+  x.dispose();
+  tg.dispose();
+});

@@ -213,3 +213,26 @@ Deno.test("biGru without gradients (inference kernels) gives the same output and
   assertClose(await y.data(), want, 1e-5, "inference output");
   [x, y, ...ws].forEach((t) => t.dispose());
 });
+
+Deno.test("biGru forward + backward inside tidy leaves only the parameters and their gradients live", async () => {
+  const { commands } = await import("../engine/mod.ts");
+  const d: Dims = { B: 2, T: 4, In: 3, H: 4, batchFirst: false };
+  const x = tensor(Float32Array.from(randn(rng, d.T * d.B * d.In)), [d.T, d.B, d.In]);
+  const ws = weightShapes(d.In, d.H).map((s) => {
+    const t = tensor(Float32Array.from(randn(rng, s.reduce((a, b) => a * b, 1), 0.5)), s);
+    t.requiresGrad = true;
+    return t;
+  });
+  const before = commands().pool.liveCount;
+  tidy(() => {
+    const y = biGru(x, [4, 2], named(ws));
+    backward(y, tensor(Float32Array.from(randn(rng, y.size)), y.shape));
+  });
+  assertEquals(commands().pool.liveCount, before + ws.length, "one gradient per weight, nothing else");
+  for (const w of ws) {
+    assertEquals(w.grad!.shape.join(), w.shape.join());
+    w.dispose();
+  }
+  x.dispose();
+  await commands().sync();
+});
