@@ -11,9 +11,9 @@
 import { gpu } from "../engine/device.ts";
 import { keep } from "../engine/scope.ts";
 import { empty, type Tensor, tensor } from "../engine/tensor.ts";
-import { dftMatmul, realFftRaw } from "../kernels/fft.ts";
+import { dftMatmul, materialize, realFftRaw } from "../kernels/fft.ts";
 import { fillInPlace } from "../kernels/fill.ts";
-import { complexPower, FRAME_TABLE_INTS, frameSignals, melProject } from "../kernels/mel.ts";
+import { complexPower, FRAME_TABLE_INTS, framedSignals, melProject } from "../kernels/mel.ts";
 
 /** The offset inside log-mel features: log(mel + 1e-6). */
 export const LOG_MEL_OFFSET = 1e-6;
@@ -299,17 +299,18 @@ function runGroup(
   }
   const waves = tensor(samples, [groupSamples]);
   const tab = tensor(table, [groupFrames, FRAME_TABLE_INTS], "i32");
-  const framed = frameSignals(waves, tab, c.window, groupFrames, r.nFft);
-  waves.dispose();
+  const source = framedSignals(waves, tab, c.window);
   let power: Tensor;
   if (r.method === "fft") {
-    power = realFftRaw(framed, groupFrames, r.nFft, "power");
+    power = realFftRaw(source, groupFrames, r.nFft, "power");
   } else {
+    const framed = materialize(source, groupFrames, r.nFft);
     const spec = dftMatmul(framed);
+    framed.dispose();
     power = complexPower(spec);
     spec.dispose();
   }
-  framed.dispose();
+  waves.dispose();
   melProject({
     power,
     table: tab,

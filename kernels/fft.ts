@@ -1,5 +1,5 @@
 /**
- * Batched discrete Fourier transforms on the GPU: a mixed-radix Stockham FFT (radices 4, 2, 3, 5, 7), a real
+ * Batched discrete Fourier transforms on the GPU: a mixed-radix Stockham FFT (radices 8, 4, 2, 3, 5, 7), a real
  * FFT that runs a half-length complex FFT on packed sample pairs and splits the result with one post-twiddle
  * pass, and Bluestein's chirp-z algorithm for lengths with other prime factors.
  *
@@ -13,16 +13,16 @@
  */
 import { f32, FLAT_ARGS, flatIndex, grid1d, launch } from "../engine/kernel.ts";
 import { keep } from "../engine/scope.ts";
-import { empty, shapeString, type Tensor, tensor } from "../engine/tensor.ts";
+import { empty, shapeString, Tensor, tensor } from "../engine/tensor.ts";
 import { matmul } from "./matmul.ts";
 
 const WG = 64;
 
-/** Radices with a generated butterfly, tried in this order when factoring a length. */
-const RADICES = [4, 2, 3, 5, 7] as const;
+/** Radices with a generated butterfly, tried in this order when factoring a length (fewer stages first). */
+const RADICES = [8, 4, 2, 3, 5, 7] as const;
 
 /**
- * The Stockham stage radices for a length whose prime factors are all 2, 3, 5 or 7 (fours first), or null for
+ * The Stockham stage radices for a length whose prime factors are all 2, 3, 5 or 7 (eights, then fours first), or null for
  * any other length. Length 1 has no stages.
  */
 export function fftFactors(n: number): number[] | null {
@@ -72,31 +72,48 @@ function cmulConst(v: string, c: number, s: number): string {
   return `vec2<f32>(${v}.x * ${lit(c)} - ${v}.y * ${lit(s)}, ${v}.x * ${lit(s)} + ${v}.y * ${lit(c)})`;
 }
 
-/** One radix-R Stockham stage (forward transform). `first`: the stage whose twiddles are all 1. */
-function stageSource(R: number, first: boolean): string {
+/**
+ * One radix-R Stockham stage (forward transform) of length n after sub-transforms of size ns, with the twiddle
+ * index step baked in: every division is by a constant, which the CPU adapter's compiler turns into a
+ * multiply and shift (a division by a runtime value is scalarised there and costs more than the butterfly).
+ */
+function stageSource(n: number, ns: number, R: number, step: number, source?: RealSignalSource): string {
+  const q = n / R;
   const L: string[] = [];
-  L.push(`
-struct P { n: u32, ns: u32, count: u32, step: u32 };
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> src: array<vec2<f32>>;
+  const bindings = source
+    ? `${source.wgsl(1)}
+@group(0) @binding(${source.tensors.length + 1}) var<storage, read_write> dst: array<vec2<f32>>;`
+    : `@group(0) @binding(1) var<storage, read> src: array<vec2<f32>>;
 @group(0) @binding(2) var<storage, read> tw: array<vec2<f32>>;
-@group(0) @binding(3) var<storage, read_write> dst: array<vec2<f32>>;
+@group(0) @binding(3) var<storage, read_write> dst: array<vec2<f32>>;`;
+  L.push(`
+struct P { count: u32 };
+@group(0) @binding(0) var<uniform> u: P;
+${bindings}
 fn cmul(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> { return vec2<f32>(a.x * b.x - a.y * b.y, a.x * b.y + a.y * b.x); }
-@compute @workgroup_size(${WG}) fn main(${FLAT_ARGS}) {
-  let i = ${flatIndex(WG)};
+@compute @workgroup_size(${STAGE_WG}) fn main(${FLAT_ARGS}) {
+  let i = ${flatIndex(STAGE_WG)};
   if (i >= u.count) { return; }
-  let q = u.n / ${R}u;
-  let b = i / q;
-  let j = i - b * q;
-  let base = b * u.n;
-  let k = j % u.ns;`);
-  for (let r = 0; r < R; r++) L.push(`  let x${r} = src[base + j + ${r}u * q];`);
-  if (first) {
-    L.push(`  _ = tw[0]; _ = k;`);
+  let b = i / ${q}u;
+  let j = i - b * ${q}u;
+  let base = b * ${n}u;
+  let k = j % ${ns}u;`);
+  for (let r = 0; r < R; r++) {
+    // A real signal source gives the packed pair (s[2e], s[2e + 1]) of complex element e.
+    L.push(
+      source
+        ? `  let x${r} = vec2<f32>(load_real(b, 2u * (j + ${r * q}u)), load_real(b, 2u * (j + ${
+          r * q
+        }u) + 1u));`
+        : `  let x${r} = src[base + j + ${r * q}u];`,
+    );
+  }
+  if (ns === 1) {
+    L.push(source ? `  _ = k;` : `  _ = tw[0]; _ = k;`);
     for (let r = 0; r < R; r++) L.push(`  let v${r} = x${r};`);
   } else {
     L.push(`  let v0 = x0;`);
-    for (let r = 1; r < R; r++) L.push(`  let v${r} = cmul(x${r}, tw[k * ${r}u * u.step]);`);
+    for (let r = 1; r < R; r++) L.push(`  let v${r} = cmul(x${r}, tw[k * ${r * step}u]);`);
   }
   for (let kk = 0; kk < R; kk++) {
     const terms: string[] = [];
@@ -107,11 +124,13 @@ fn cmul(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> { return vec2<f32>(a.x * b.x - 
     }
     L.push(`  let y${kk} = ${terms.join(" + ")};`);
   }
-  L.push(`  let o = base + (j / u.ns) * u.ns * ${R}u + k;`);
-  for (let r = 0; r < R; r++) L.push(`  dst[o + ${r}u * u.ns] = y${r};`);
+  L.push(`  let o = base + (j / ${ns}u) * ${ns * R}u + k;`);
+  for (let r = 0; r < R; r++) L.push(`  dst[o + ${r * ns}u] = y${r};`);
   L.push(`}`);
   return L.join("\n");
 }
+
+const STAGE_WG = 64;
 
 /** Host-side constants of one transform length, uploaded once and kept for the process. */
 interface Plan {
@@ -211,32 +230,35 @@ function plan(n: number): Plan {
 
 /** Runs the Stockham stages of a smooth length over `batch` transforms; returns the tensor holding the result. */
 function stockham(
-  x: Tensor,
+  x: Tensor | RealSignalSource,
   batch: number,
   n: number,
   radices: number[],
   tw: Tensor,
   twStride: number,
 ): Tensor {
-  let src = x;
+  let src: Tensor | RealSignalSource = x;
   let ns = 1;
   for (let s = 0; s < radices.length; s++) {
     const R = radices[s];
-    const dst = empty(x.shape, "f32", `fft stage ${s}`);
+    const dst = empty([batch, n, 2], "f32", `fft stage ${s}`);
     const count = batch * n / R;
-    const first = ns === 1;
+    const step = (n / (ns * R)) * twStride;
+    const curNs = ns;
+    const source = src instanceof Tensor ? undefined : src;
     launch({
-      key: `fft-stage:${R}:${+first}`,
-      wgsl: () => stageSource(R, first),
-      tensors: [src, tw, dst],
-      params: [n, ns, count, (n / (ns * R)) * twStride],
-      workgroups: grid1d(count, WG),
+      key: `fft-stage:${n}:${ns}:${R}:${step}${source ? `:${source.key}` : ""}`,
+      wgsl: () => stageSource(n, curNs, R, step, source),
+      tensors: src instanceof Tensor ? [src, tw, dst] : [...src.tensors, dst],
+      params: [count],
+      workgroups: grid1d(count, STAGE_WG),
     });
-    if (src !== x) src.dispose();
+    if (src !== x && src instanceof Tensor) src.dispose();
     src = dst;
     ns *= R;
   }
-  return src;
+  // At least one stage ran (callers pass a source only then), so src is the last stage's output.
+  return src as Tensor;
 }
 
 const BLUESTEIN_PRE = /* wgsl */ `
@@ -361,7 +383,11 @@ function checkComplex(x: Tensor, op: string): number {
 export function fft(x: Tensor): Tensor {
   const n = checkComplex(x, "fft");
   if (n === 0) throw new RangeError("fft: length 0");
-  return complexFft(x, x.size / (2 * n), n);
+  const y = complexFft(x, x.size / (2 * n), n);
+  if (y.shape.length === x.shape.length && y.shape.every((d, i) => d === x.shape[i])) return y;
+  const v = y.view(x.shape);
+  y.dispose();
+  return v;
 }
 
 /** What the real-FFT finishing pass writes per bin. */
@@ -424,13 +450,17 @@ struct P { count: u32 };
  * their squared magnitudes [batch, n/2+1] with `out: "power"`. Even n runs a length-n/2 complex FFT of the
  * samples read as (even, odd) pairs, then splits it with exp(-2 pi i k / n); odd n transforms (x, 0).
  */
-export function realFftRaw(x: Tensor, batch: number, n: number, out: RealOut): Tensor {
+export function realFftRaw(input: Tensor | RealSignalSource, batch: number, n: number, out: RealOut): Tensor {
   const nf = Math.floor(n / 2) + 1;
   const shape = out === "complex" ? [batch, nf, 2] : [batch, nf];
   const res = empty(shape, "f32", out === "complex" ? "rfft" : "power spectrum");
+  const fused = !(input instanceof Tensor) && n % 2 === 0 && (plan(n / 2).radices?.length ?? 0) > 0;
+  const x = input instanceof Tensor || fused ? input : materialize(input, batch, n);
   if (n % 2 === 0) {
     const m = n / 2;
-    const z = complexFft(x, batch, m);
+    const p2 = plan(m);
+    // A signal source feeds the first Stockham stage directly: the frames are never written out.
+    const z = fused ? stockham(x, batch, m, p2.radices!, p2.twiddles, 1) : complexFft(x as Tensor, batch, m);
     const p = plan(n);
     launch({
       key: `rfft-split:${out}`,
@@ -445,7 +475,7 @@ export function realFftRaw(x: Tensor, batch: number, n: number, out: RealOut): T
     launch({
       key: "rfft-r2c",
       wgsl: () => REAL_TO_COMPLEX,
-      tensors: [x, c],
+      tensors: [x as Tensor, c],
       params: [batch * n],
       workgroups: grid1d(batch * n, WG),
     });
@@ -460,7 +490,48 @@ export function realFftRaw(x: Tensor, batch: number, n: number, out: RealOut): T
     });
     z.dispose();
   }
+  if (x !== input) (x as Tensor).dispose();
   return res;
+}
+
+/**
+ * Real signals defined by a WGSL loader instead of a tensor (e.g. windowed frames cut from waveforms), so that
+ * the FFT's first stage reads them straight from their origin.
+ */
+export interface RealSignalSource {
+  /** Pipeline-key fragment; must determine `wgsl` completely. */
+  key: string;
+  /** The storage tensors `wgsl` declares, in binding order. */
+  tensors: Tensor[];
+  /**
+   * WGSL declaring those tensors at bindings first, first + 1, ... and defining
+   * `fn load_real(b: u32, s: u32) -> f32`: sample s of signal b. Uniform binding 0 belongs to the caller.
+   */
+  wgsl: (firstBinding: number) => string;
+}
+
+/** Writes a signal source out as a [batch, n] tensor (for paths that cannot read it in their first stage). */
+export function materialize(source: RealSignalSource, batch: number, n: number): Tensor {
+  const out = empty([batch, n], "f32", "signals");
+  const count = batch * n;
+  launch({
+    key: `signal-materialize:${n}:${source.key}`,
+    wgsl: () => `
+struct P { count: u32 };
+@group(0) @binding(0) var<uniform> u: P;
+${source.wgsl(1)}
+@group(0) @binding(${source.tensors.length + 1}) var<storage, read_write> o: array<f32>;
+@compute @workgroup_size(${WG}) fn main(${FLAT_ARGS}) {
+  let i = ${flatIndex(WG)};
+  if (i >= u.count) { return; }
+  let b = i / ${n}u;
+  o[i] = load_real(b, i - b * ${n}u);
+}`,
+    tensors: [...source.tensors, out],
+    params: [count],
+    workgroups: grid1d(count, WG),
+  });
+  return out;
 }
 
 function checkReal(x: Tensor, op: string): number {

@@ -1,5 +1,5 @@
 /**
- * The GPU half of mel-spectrogram features: cutting windowed frames out of a batch of waveforms (centered,
+ * The GPU half of mel-spectrogram features: windowed frames of a batch of waveforms (centered,
  * reflect-padded, as torch.stft with center=True), and projecting power spectra onto a mel filterbank straight
  * into the padded (batch, n_mels, time) layout, optionally as log-mel. The host half (filterbank, window,
  * batching) is data/features.ts; the transform between them is kernels/fft.ts.
@@ -8,6 +8,7 @@
  */
 import { f32, FLAT_ARGS, flatIndex, grid1d, launch } from "../engine/kernel.ts";
 import { empty, type Tensor } from "../engine/tensor.ts";
+import type { RealSignalSource } from "./fft.ts";
 
 const WG = 64;
 
@@ -15,44 +16,27 @@ const WG = 64;
 export const FRAME_TABLE_INTS = 4;
 
 /**
- * Windowed frames [frames, nFft] from the concatenated waveforms `waves`. Frame g reads samples
- * start + reflect(pos + n) of its utterance for n < nFft (reflect: -p below 0, 2(len-1)-p past the end),
- * times window[n]. `table` is i32 [frames, FRAME_TABLE_INTS].
+ * Windowed frames cut from the concatenated waveforms `waves`, as a signal source for the FFT (its first stage
+ * reads them directly; {@link materialize} writes them out). Sample n of frame g is
+ * wave[start + reflect(pos + n)] * window[n], reflect mapping p < 0 to -p and p >= len to 2(len-1)-p.
+ * `table` is i32 [frames, FRAME_TABLE_INTS].
  */
-export function frameSignals(
-  waves: Tensor,
-  table: Tensor,
-  window: Tensor,
-  frames: number,
-  nFft: number,
-): Tensor {
-  const out = empty([frames, nFft], "f32", "frames");
-  const count = frames * nFft;
-  launch({
+export function framedSignals(waves: Tensor, table: Tensor, window: Tensor): RealSignalSource {
+  return {
     key: "mel-frames",
-    wgsl: () => `
-struct P { count: u32, nfft: u32 };
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> wave: array<f32>;
-@group(0) @binding(2) var<storage, read> tab: array<vec4<i32>>;
-@group(0) @binding(3) var<storage, read> win: array<f32>;
-@group(0) @binding(4) var<storage, read_write> o: array<f32>;
-@compute @workgroup_size(${WG}) fn main(${FLAT_ARGS}) {
-  let i = ${flatIndex(WG)};
-  if (i >= u.count) { return; }
-  let g = i / u.nfft;
-  let n = i - g * u.nfft;
+    tensors: [waves, table, window],
+    wgsl: (first) => `
+@group(0) @binding(${first}) var<storage, read> wave: array<f32>;
+@group(0) @binding(${first + 1}) var<storage, read> tab: array<vec4<i32>>;
+@group(0) @binding(${first + 2}) var<storage, read> win: array<f32>;
+fn load_real(g: u32, n: u32) -> f32 {
   let t = tab[g];
   var p = t.z + i32(n);
   if (p < 0) { p = -p; }
   if (p >= t.y) { p = 2 * (t.y - 1) - p; }
-  o[i] = wave[u32(t.x + p)] * win[n];
+  return wave[u32(t.x + p)] * win[n];
 }`,
-    tensors: [waves, table, window, out],
-    params: [count, nFft],
-    workgroups: grid1d(count, WG),
-  });
-  return out;
+  };
 }
 
 /** |X|^2 of complex spectra [..., 2] (the DFT-as-matmul path's counterpart of the FFT's fused power). */
@@ -80,7 +64,7 @@ struct P { n: u32 };
 export interface MelProjection {
   /** Power spectra [frames, nFreqs] (|X|^2). */
   power: Tensor;
-  /** The frame table of {@link frameSignals} (its 4th int is the frame's output offset). */
+  /** The frame table of {@link framedSignals} (its 4th int is the frame's output offset). */
   table: Tensor;
   /** The filterbank transposed, [nMels, nFreqs]. */
   filtersT: Tensor;

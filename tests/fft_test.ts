@@ -47,9 +47,11 @@ async function take(t: Tensor): Promise<Float32Array> {
   return v;
 }
 
-Deno.test("fftFactors: fours first, null for other primes", () => {
-  assertEquals(fftFactors(400)!.join(","), "4,4,5,5");
-  assertEquals(fftFactors(200)!.join(","), "4,2,5,5");
+Deno.test("fftFactors: eights and fours first, null for other primes", () => {
+  assertEquals(fftFactors(400)!.join(","), "8,2,5,5");
+  assertEquals(fftFactors(200)!.join(","), "8,5,5");
+  assertEquals(fftFactors(512)!.join(","), "8,8,8");
+  assertEquals(fftFactors(16)!.join(","), "8,2");
   assertEquals(fftFactors(1)!.length, 0);
   assertEquals(fftFactors(7 * 9)!.join(","), "3,3,7");
   assertEquals(fftFactors(11), null);
