@@ -4,7 +4,7 @@
  * or loss are non-finite, all decided on the GPU: a training step never waits for a readback.
  *
  * Each `step()` records: the gradient-norm passes (a few launches for all gradients), one small launch that
- * advances the per-parameter step counts and bias corrections, and one update launch per few parameters. The
+ * advances the per-parameter step counts and bias corrections, and one update launch per parameter. The
  * learning rate and beta1 are uniforms, so a schedule that changes them every step reuses the same pipelines.
  *
  * The guard, and how it differs from PyTorch: when any gradient element or the loss is NaN or +-Inf (or the sum
@@ -18,7 +18,7 @@
 import { commands } from "../engine/commands.ts";
 import { keep } from "../engine/scope.ts";
 import { assign, shapeString, type Tensor, zeros } from "../engine/tensor.ts";
-import { adamwPrepare, adamwUpdate, updateSlots } from "../kernels/adamw.ts";
+import { adamwPrepare, adamwUpdate } from "../kernels/adamw.ts";
 import { GradStats, gradStats, STATS_SIZE, statsWord } from "../kernels/grad_norm.ts";
 
 export interface AdamWOptions {
@@ -172,16 +172,13 @@ export class AdamW {
         runStart = r;
       }
     }
-    const k = updateSlots();
-    for (let s = 0; s < active.length; s += k) {
+    for (const i of active) {
       adamwUpdate({
-        slots: active.slice(s, s + k).map((i) => ({
-          param: this.params[i],
-          grad: this.params[i].grad!,
-          expAvg: this.expAvg[i],
-          expAvgSq: this.expAvgSq[i],
-          index: i,
-        })),
+        param: this.params[i],
+        grad: this.params[i].grad!,
+        expAvg: this.expAvg[i],
+        expAvgSq: this.expAvgSq[i],
+        index: i,
         stats: this.stats,
         coefs: this.coefs,
         lr,

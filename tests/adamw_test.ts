@@ -1,5 +1,6 @@
 import { equal as assertEquals, ok as assert, throws as assertThrows } from "node:assert/strict";
-import { commands, keep, parameter, type Tensor, tensor } from "../engine/mod.ts";
+import { commands, keep, parameter, Tensor, tensor } from "../engine/mod.ts";
+import { gpu } from "../engine/device.ts";
 import { AdamW, type AdamWOptions } from "../model/optim.ts";
 import { OneCycleLR } from "../model/schedule.ts";
 import { assertClose, randn, Random } from "./harness.ts";
@@ -123,6 +124,32 @@ Deno.test("AdamW: clipping by global norm (some steps clipped, some not) matches
 
 Deno.test("AdamW: parameters without a gradient are left alone and keep their step count", async () => {
   await compare(DEFAULTS, 6, 1, 1e-6, (s, k) => (k === 2 && s % 2 === 0) || (k === 4 && s === 1));
+});
+
+Deno.test("AdamW: a parameter in an unpadded buffer takes the scalar kernel and matches too", async () => {
+  const rng = new Random(9);
+  const n = 13;
+  const init = Float32Array.from(randn(rng, n));
+  // A buffer of exactly 13 floats, as a tensor made outside the pool would have (the vec4 kernel needs 16).
+  const buffer = gpu().device.createBuffer({
+    size: n * 4,
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+  });
+  gpu().device.queue.writeBuffer(buffer, 0, init);
+  const p = keep(new Tensor([n], "f32", buffer));
+  p.requiresGrad = true;
+  const opt = new AdamW([p]);
+  const ref = new RefAdamW([f64(init)], DEFAULTS);
+  for (let s = 0; s < 3; s++) {
+    const g = Float32Array.from(randn(rng, n));
+    setGrads([p], [g]);
+    opt.step({ lr: 1e-2 });
+    ref.step([f64(g)], 1e-2, 0.9);
+  }
+  assertClose(await p.f32(), ref.p[0], 1e-6, "scalar-path parameter");
+  opt.dispose();
+  p.grad?.dispose();
+  buffer.destroy();
 });
 
 Deno.test("AdamW: bias corrections stay accurate at large step counts", async () => {
