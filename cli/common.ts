@@ -1,0 +1,60 @@
+/**
+ * What the command-line tools share: turning known failures into one clear line and a non-zero exit, and
+ * loading a checkpoint into a model with every mismatch named.
+ */
+import { GpuError, initGpu } from "../engine/device.ts";
+import { checkWeights, loadCheckpoint } from "../model/checkpoint.ts";
+import { parameterSpecs, SpeechRecognitionModel } from "../model/recognizer.ts";
+
+/** A failure the user can act on: printed as one line, exit status 1. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** Runs a CLI main function, printing known errors as one line instead of a stack trace. */
+export async function runCli(name: string, main: () => Promise<number | void>): Promise<never> {
+  try {
+    const code = await main();
+    Deno.exit(code ?? 0);
+  } catch (e) {
+    const err = e as Error;
+    if (err instanceof UsageError || err instanceof GpuError || err instanceof Deno.errors.NotFound) {
+      console.error(`${name}: ${err.message}`);
+    } else if (err?.name?.endsWith("Error") && err.message && !Deno.env.get("SPEECH_DEBUG")) {
+      console.error(`${name}: ${err.name}: ${err.message}\n(set SPEECH_DEBUG=1 for the stack trace)`);
+    } else {
+      console.error(err);
+    }
+    Deno.exit(1);
+  }
+}
+
+/** Initialises WebGPU, or says in one line what to install. */
+export async function requireGpu(): Promise<void> {
+  try {
+    await initGpu();
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/** Loads a checkpoint file into a model; a missing file or mismatched tensors give one clear error. */
+export async function loadModel(path: string): Promise<SpeechRecognitionModel> {
+  try {
+    await Deno.stat(path);
+  } catch {
+    throw new UsageError(
+      `checkpoint not found: ${path} (train one with \`deno task train\`, or pass --checkpoint)`,
+    );
+  }
+  const { config, weights, shapes } = await loadCheckpoint(path);
+  try {
+    checkWeights(weights, parameterSpecs(config), path, shapes);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  return new SpeechRecognitionModel(config, weights);
+}

@@ -1,0 +1,182 @@
+/**
+ * `deno task eval --checkpoint CK --data DIR [--subset NAME]`: scores a checkpoint on a corpus. WER and CER are
+ * printed both corpus-level (total edits over total reference words or characters) and as the tutorial reports
+ * them (mean of per-utterance rates); predictions go to a TSV (id, reference, hypothesis, cer, wer).
+ * With --tune, alpha and beta of the LM beam search are grid-searched on the evaluated set.
+ */
+import { parseArgs } from "node:util";
+import { loadAudio } from "../data/audio.ts";
+import { LibriSpeechCorpus, type UtteranceInfo } from "../data/librispeech.ts";
+import { schemeForPath, splitCorpus } from "../data/splits.ts";
+import { loadArpa } from "../model/arpa.ts";
+import {
+  decodeLogProbs,
+  type DecoderOptions,
+  logProbsOf,
+  type UtteranceLogProbs,
+} from "../model/inference.ts";
+import { cer, type ErrorRates, errorRates, wer } from "../model/metrics.ts";
+import { loadModel, requireGpu, runCli, UsageError } from "./common.ts";
+
+const HELP = `usage: deno task eval --checkpoint CK.safetensors --data DIR [options]
+
+Scores a checkpoint: WER and CER, corpus-level and as the tutorial reports them (mean per utterance).
+
+options:
+  --checkpoint FILE      model checkpoint (.safetensors)
+  --data DIR             a LibriSpeech root, a subset folder, or a folder of ../shared/speech
+  --subset NAME          subset under DIR (e.g. test-clean)
+  --split eval|all       for fsdd / rhasspy-cathy folders: the held-out split (default) or everything
+  --decoder greedy|beam  greedy CTC decoding (default) or prefix beam search
+  --beam-width N         beam width (default 100)
+  --lm FILE              ARPA language model for the beam search
+  --alpha X --beta X     LM weight and word bonus (default 0.5, 1.0)
+  --tune                 grid-search alpha and beta on this set (needs --lm) and report the best
+  --predictions FILE     predictions TSV (default: predictions.tsv next to the checkpoint)
+  --batch-size N         utterances per model batch (default 16)
+  --limit N              evaluate only the first N utterances
+  -h, --help             this text`;
+
+interface Scored {
+  rates: ErrorRates;
+  hypotheses: string[];
+}
+
+function score(items: UtteranceInfo[], outputs: UtteranceLogProbs[], opts: DecoderOptions): Scored {
+  const hypotheses = outputs.map((u) => decodeLogProbs(u, opts).text);
+  const references = items.map((u) => u.transcript.toLowerCase());
+  return { rates: errorRates(references, hypotheses), hypotheses };
+}
+
+function describe(r: ErrorRates): string {
+  return `WER ${r.corpusWer.toFixed(4)} CER ${r.corpusCer.toFixed(4)} (corpus-level) | ` +
+    `WER ${r.meanWer.toFixed(4)} CER ${r.meanCer.toFixed(4)} (tutorial: mean per utterance) | ` +
+    `${r.utterances} utterances`;
+}
+
+export async function main(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      checkpoint: { type: "string" },
+      data: { type: "string" },
+      subset: { type: "string" },
+      split: { type: "string", default: "eval" },
+      decoder: { type: "string", default: "greedy" },
+      "beam-width": { type: "string", default: "100" },
+      lm: { type: "string" },
+      alpha: { type: "string" },
+      beta: { type: "string" },
+      tune: { type: "boolean", default: false },
+      predictions: { type: "string" },
+      "batch-size": { type: "string", default: "16" },
+      limit: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (!values.checkpoint) throw new UsageError("--checkpoint is required (see --help)");
+  if (!values.data) {
+    throw new UsageError("--data is required: a LibriSpeech root or subset folder (see --help)");
+  }
+  if (values.split !== "eval" && values.split !== "all") throw new UsageError("--split must be eval or all");
+  if (values.decoder !== "greedy" && values.decoder !== "beam") {
+    throw new UsageError("--decoder: greedy or beam");
+  }
+  if (values.tune && !values.lm) throw new UsageError("--tune needs --lm");
+  const batchSize = Number(values["batch-size"]);
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new UsageError("--batch-size must be a positive integer");
+  }
+
+  let corpus: LibriSpeechCorpus;
+  try {
+    corpus = await LibriSpeechCorpus.open(values.data, { subset: values.subset });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const scheme = schemeForPath(corpus.dir);
+  let items = values.split === "all" ? corpus.utterances : splitCorpus(corpus.utterances, scheme).eval;
+  if (values.limit) items = items.slice(0, Number(values.limit));
+  if (items.length === 0) throw new UsageError(`no utterances to evaluate in ${corpus.dir}`);
+
+  await requireGpu();
+  const model = await loadModel(values.checkpoint);
+  console.error(`eval: ${items.length} utterances from ${corpus.dir} (${scheme} split: ${values.split})`);
+
+  const kept: UtteranceInfo[] = [];
+  const outputs: UtteranceLogProbs[] = [];
+  const skipped: string[] = [];
+  for (let i = 0; i < items.length; i += batchSize) {
+    const batch = items.slice(i, i + batchSize);
+    const waves: Float32Array[] = [];
+    const ok: UtteranceInfo[] = [];
+    for (const u of batch) {
+      try {
+        waves.push((await loadAudio(u.audioPath, 16000)).waveform);
+        ok.push(u);
+      } catch (e) {
+        skipped.push(`${u.audioPath}: ${(e as Error).message}`);
+      }
+    }
+    if (ok.length === 0) continue;
+    outputs.push(...await logProbsOf(model, waves));
+    kept.push(...ok);
+    if (Deno.stderr.isTerminal()) {
+      await Deno.stderr.write(new TextEncoder().encode(`\reval: ${kept.length}/${items.length}`));
+    }
+  }
+  if (Deno.stderr.isTerminal()) console.error("");
+  for (const s of skipped) console.error(`eval: skipped ${s}`);
+
+  const lm = values.lm ? await loadArpa(values.lm) : null;
+  const base: DecoderOptions = {
+    decoder: lm ? "beam" : values.decoder as "greedy" | "beam",
+    beamWidth: Number(values["beam-width"]),
+    lm,
+    alpha: values.alpha !== undefined ? Number(values.alpha) : undefined,
+    beta: values.beta !== undefined ? Number(values.beta) : undefined,
+  };
+  if (lm || values.decoder === "beam") {
+    const greedy = score(kept, outputs, { decoder: "greedy" });
+    console.log(`greedy:      ${describe(greedy.rates)}`);
+  }
+  let best = score(kept, outputs, base);
+  console.log(
+    `${(base.decoder === "beam" ? (lm ? "beam + LM:" : "beam:") : "greedy:").padEnd(12)} ${
+      describe(best.rates)
+    }`,
+  );
+  if (values.tune && lm) {
+    let bestAB = [base.alpha ?? 0.5, base.beta ?? 1.0];
+    for (const alpha of [0, 0.25, 0.5, 0.75, 1.0, 1.5]) {
+      for (const beta of [-1, 0, 0.5, 1, 2, 3]) {
+        const s = score(kept, outputs, { ...base, alpha, beta });
+        if (s.rates.corpusWer < best.rates.corpusWer) {
+          best = s;
+          bestAB = [alpha, beta];
+        }
+      }
+    }
+    console.log(`tuned (alpha ${bestAB[0]}, beta ${bestAB[1]}): ${describe(best.rates)}`);
+  }
+  const tsvPath = values.predictions ?? values.checkpoint.replace(/\.safetensors$/, "") + ".predictions.tsv";
+  const lines = ["id\treference\thypothesis\tcer\twer"];
+  kept.forEach((u, i) => {
+    const ref = u.transcript.toLowerCase();
+    const hyp = best.hypotheses[i];
+    lines.push(`${u.fileId}\t${ref}\t${hyp}\t${cer(ref, hyp).toFixed(4)}\t${wer(ref, hyp).toFixed(4)}`);
+  });
+  const tmp = `${tsvPath}.tmp`;
+  await Deno.writeTextFile(tmp, lines.join("\n") + "\n");
+  await Deno.rename(tmp, tsvPath);
+  console.error(`eval: predictions written to ${tsvPath}`);
+  if (skipped.length > 0) console.error(`eval: ${skipped.length} unreadable file(s) skipped`);
+  model.dispose();
+  return 0;
+}
+
+if (import.meta.main) await runCli("eval", () => main(Deno.args));

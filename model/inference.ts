@@ -1,0 +1,83 @@
+/**
+ * Running a trained recognizer: features on the GPU, the model in inference mode, log-probabilities read back
+ * once per batch, then CTC decoding on the CPU (greedy, or beam search with an optional language model).
+ */
+import { noGrad } from "../engine/autograd.ts";
+import { tidy } from "../engine/scope.ts";
+import { melSpectrogram } from "../data/features.ts";
+import { logSoftmax } from "../kernels/softmax.ts";
+import type { NgramLm } from "./arpa.ts";
+import { ctcBeamSearch } from "./beam_search.ts";
+import { greedyDecode } from "./decode.ts";
+import type { SpeechRecognitionModel } from "./recognizer.ts";
+import type { WordTiming } from "./word_timestamps.ts";
+
+/** Log-probabilities of one utterance: `time` rows of `nClass`, of which `length` are valid. */
+export interface UtteranceLogProbs {
+  logProbs: Float32Array;
+  time: number;
+  length: number;
+}
+
+/** The tutorial's valid output length for a spectrogram of `frames` frames. */
+export function inputLength(frames: number): number {
+  return Math.floor(frames / 2);
+}
+
+/** Runs the model on a batch of 16 kHz mono waveforms; one readback for the whole batch. */
+export async function logProbsOf(
+  model: SpeechRecognitionModel,
+  waveforms: Float32Array[],
+): Promise<UtteranceLogProbs[]> {
+  const c = model.config;
+  const { lp, frames } = noGrad(() =>
+    tidy(() => {
+      const { features, frames } = melSpectrogram(waveforms, {
+        nMels: c.nFeats,
+        log: c.features === "logmel",
+      });
+      const logits = model.forward(features, frames.map(inputLength), { training: false });
+      return { lp: logSoftmax(logits, 2), frames };
+    })
+  );
+  const all = await lp.f32();
+  const [batch, time, nClass] = lp.shape;
+  lp.dispose();
+  const out: UtteranceLogProbs[] = [];
+  for (let b = 0; b < batch; b++) {
+    out.push({
+      logProbs: all.slice(b * time * nClass, (b + 1) * time * nClass),
+      time,
+      length: Math.min(inputLength(frames[b]), time),
+    });
+  }
+  return out;
+}
+
+export interface DecoderOptions {
+  decoder?: "greedy" | "beam";
+  beamWidth?: number;
+  lm?: NgramLm | null;
+  alpha?: number;
+  beta?: number;
+}
+
+export interface Transcript {
+  text: string;
+  words: WordTiming[];
+}
+
+/** Decodes one utterance's log-probabilities. */
+export function decodeLogProbs(u: UtteranceLogProbs, opts: DecoderOptions = {}): Transcript {
+  if ((opts.decoder ?? "greedy") === "greedy") {
+    const d = greedyDecode(u.logProbs, u.time, u.length);
+    return { text: d.text, words: d.words };
+  }
+  const best = ctcBeamSearch(u.logProbs, u.time, u.length, {
+    beamWidth: opts.beamWidth ?? 100,
+    lm: opts.lm ?? undefined,
+    alpha: opts.alpha,
+    beta: opts.beta,
+  })[0];
+  return { text: best.text, words: best.words };
+}

@@ -1,0 +1,216 @@
+/**
+ * The DeepSpeech2-style recognizer of the AssemblyAI tutorial, with PyTorch's parameter names:
+ * Conv2d(1, 32, 3, stride, padding 1); ResidualCNN blocks (LayerNorm over features, GELU, dropout, conv 3x3,
+ * twice, plus the skip); Linear to rnn_dim; BiGRU blocks (LayerNorm, GELU, bidirectional GRU, dropout);
+ * classifier Linear(2 rnn_dim, rnn_dim), GELU, dropout, Linear(rnn_dim, n_class).
+ */
+import { isGradEnabled } from "../engine/autograd.ts";
+import { Random } from "../engine/random.ts";
+import { keep } from "../engine/scope.ts";
+import { parameter, type Tensor } from "../engine/tensor.ts";
+import { conv2d } from "../kernels/conv2d.ts";
+import { dropout } from "../kernels/dropout.ts";
+import { add, gelu } from "../kernels/elementwise.ts";
+import { biGru, type BiGruWeights } from "../kernels/gru.ts";
+import { reshape, transpose } from "../kernels/layout.ts";
+import { layerNorm, layerNormAxis } from "../kernels/layernorm.ts";
+import { linear } from "../kernels/linear.ts";
+import { type ModelConfig, validateConfig } from "./config.ts";
+
+export const CNN_CHANNELS = 32;
+const LN_EPS = 1e-5;
+
+export interface ParamSpec {
+  name: string;
+  shape: number[];
+  /** PyTorch's default initialisation: uniform(-bound, bound), or a constant for LayerNorm. */
+  init: { uniform: number } | { constant: number };
+}
+
+/** Feature rows after the first convolution (3x3, padding 1). */
+export function featsAfterConv(c: ModelConfig): number {
+  return Math.floor((c.nFeats + 2 - 3) / c.stride) + 1;
+}
+
+/** Output frames for `frames` input frames (the first conv's stride along time). */
+export function framesAfterConv(c: ModelConfig, frames: number): number {
+  return Math.floor((frames + 2 - 3) / c.stride) + 1;
+}
+
+/** Every parameter in PyTorch's state_dict order, with its shape and default initialisation. */
+export function parameterSpecs(c: ModelConfig): ParamSpec[] {
+  const specs: ParamSpec[] = [];
+  const convInit = (name: string, cin: number, cout: number) => {
+    const bound = 1 / Math.sqrt(cin * 9);
+    specs.push({ name: `${name}.weight`, shape: [cout, cin, 3, 3], init: { uniform: bound } });
+    specs.push({ name: `${name}.bias`, shape: [cout], init: { uniform: bound } });
+  };
+  const linearInit = (name: string, fin: number, fout: number) => {
+    const bound = 1 / Math.sqrt(fin);
+    specs.push({ name: `${name}.weight`, shape: [fout, fin], init: { uniform: bound } });
+    specs.push({ name: `${name}.bias`, shape: [fout], init: { uniform: bound } });
+  };
+  const lnInit = (name: string, n: number) => {
+    specs.push({ name: `${name}.weight`, shape: [n], init: { constant: 1 } });
+    specs.push({ name: `${name}.bias`, shape: [n], init: { constant: 0 } });
+  };
+  const f = featsAfterConv(c);
+  convInit("cnn", 1, CNN_CHANNELS);
+  for (let i = 0; i < c.nCnnLayers; i++) {
+    convInit(`rescnn_layers.${i}.cnn1`, CNN_CHANNELS, CNN_CHANNELS);
+    convInit(`rescnn_layers.${i}.cnn2`, CNN_CHANNELS, CNN_CHANNELS);
+    lnInit(`rescnn_layers.${i}.layer_norm1.layer_norm`, f);
+    lnInit(`rescnn_layers.${i}.layer_norm2.layer_norm`, f);
+  }
+  linearInit("fully_connected", f * CNN_CHANNELS, c.rnnDim);
+  const H = c.rnnDim;
+  const bound = 1 / Math.sqrt(H);
+  for (let i = 0; i < c.nRnnLayers; i++) {
+    const input = i === 0 ? c.rnnDim : 2 * c.rnnDim;
+    for (const suffix of ["", "_reverse"]) {
+      const p = `birnn_layers.${i}.BiGRU`;
+      specs.push({ name: `${p}.weight_ih_l0${suffix}`, shape: [3 * H, input], init: { uniform: bound } });
+      specs.push({ name: `${p}.weight_hh_l0${suffix}`, shape: [3 * H, H], init: { uniform: bound } });
+      specs.push({ name: `${p}.bias_ih_l0${suffix}`, shape: [3 * H], init: { uniform: bound } });
+      specs.push({ name: `${p}.bias_hh_l0${suffix}`, shape: [3 * H], init: { uniform: bound } });
+    }
+    lnInit(`birnn_layers.${i}.layer_norm`, input);
+  }
+  linearInit("classifier.0", 2 * c.rnnDim, c.rnnDim);
+  linearInit("classifier.3", c.rnnDim, c.nClass);
+  return specs;
+}
+
+export interface ForwardOptions {
+  /** Dropout on (training) or off (evaluation). */
+  training?: boolean;
+  /** Seed for this step's dropout masks (each dropout call derives its own stream from it). */
+  dropoutSeed?: number;
+}
+
+export class SpeechRecognitionModel {
+  readonly params = new Map<string, Tensor>();
+
+  /** A model with PyTorch's default initialisation drawn from `seed`, or the given weights. */
+  constructor(readonly config: ModelConfig, weights?: Map<string, Float32Array>, seed = 7) {
+    validateConfig(config);
+    const rng = new Random(seed);
+    for (const spec of parameterSpecs(config)) {
+      const n = spec.shape.reduce((a, b) => a * b, 1);
+      let values = weights?.get(spec.name);
+      if (!values) {
+        values = new Float32Array(n);
+        if ("constant" in spec.init) values.fill(spec.init.constant);
+        else for (let i = 0; i < n; i++) values[i] = (rng.uniform() * 2 - 1) * spec.init.uniform;
+      } else if (values.length !== n) {
+        throw new RangeError(`${spec.name}: ${values.length} values for shape [${spec.shape}]`);
+      }
+      this.params.set(spec.name, parameter(values, spec.shape, spec.name));
+    }
+  }
+
+  /** Parameters in state_dict order. */
+  parameters(): Tensor[] {
+    return [...this.params.values()];
+  }
+
+  parameterCount(): number {
+    let n = 0;
+    for (const p of this.params.values()) n += p.size;
+    return n;
+  }
+
+  private p(name: string): Tensor {
+    const t = this.params.get(name);
+    if (!t) throw new Error(`model has no parameter ${name}`);
+    return t;
+  }
+
+  /**
+   * Logits (batch, frames', n_class) for spectrograms (batch, 1, n_feats, frames). `inputLengths` are the valid
+   * output frames per utterance (the tutorial's frames // 2), used by the packed BiGRU of the default layout.
+   */
+  forward(spec: Tensor, inputLengths: readonly number[], opts: ForwardOptions = {}): Tensor {
+    const c = this.config;
+    if (spec.rank !== 4 || spec.shape[1] !== 1 || spec.shape[2] !== c.nFeats) {
+      throw new RangeError(`model input must be (batch, 1, ${c.nFeats}, frames), got [${spec.shape}]`);
+    }
+    const batch = spec.shape[0];
+    if (inputLengths.length !== batch) {
+      throw new RangeError(`${inputLengths.length} lengths for batch ${batch}`);
+    }
+    const training = (opts.training ?? false) && c.dropout > 0;
+    const seedRng = new Random(opts.dropoutSeed ?? 0);
+    const drop = (x: Tensor) => training ? dropout(x, c.dropout, seedRng.nextU32(), true) : x;
+
+    let x = conv2d(spec, this.p("cnn.weight"), this.p("cnn.bias"), { stride: c.stride, padding: 1 });
+    for (let i = 0; i < c.nCnnLayers; i++) {
+      const pre = `rescnn_layers.${i}`;
+      const residual = x;
+      // CNNLayerNorm: LayerNorm over the feature axis (2) of (batch, channels, feats, frames).
+      x = layerNormAxis(
+        x,
+        this.p(`${pre}.layer_norm1.layer_norm.weight`),
+        this.p(`${pre}.layer_norm1.layer_norm.bias`),
+        2,
+        LN_EPS,
+      );
+      x = drop(gelu(x));
+      x = conv2d(x, this.p(`${pre}.cnn1.weight`), this.p(`${pre}.cnn1.bias`), { stride: 1, padding: 1 });
+      x = layerNormAxis(
+        x,
+        this.p(`${pre}.layer_norm2.layer_norm.weight`),
+        this.p(`${pre}.layer_norm2.layer_norm.bias`),
+        2,
+        LN_EPS,
+      );
+      x = drop(gelu(x));
+      x = conv2d(x, this.p(`${pre}.cnn2.weight`), this.p(`${pre}.cnn2.bias`), { stride: 1, padding: 1 });
+      x = add(x, residual);
+    }
+    const [b, ch, f, frames] = x.shape;
+    x = transpose(reshape(x, [b, ch * f, frames]), 1, 2);
+    x = linear(x, this.p("fully_connected.weight"), this.p("fully_connected.bias"));
+    const lengths = inputLengths.map((n) => Math.min(Math.max(n, 0), frames));
+    for (let i = 0; i < c.nRnnLayers; i++) {
+      const pre = `birnn_layers.${i}`;
+      x = layerNorm(x, this.p(`${pre}.layer_norm.weight`), this.p(`${pre}.layer_norm.bias`), LN_EPS);
+      x = gelu(x);
+      const g = `${pre}.BiGRU`;
+      const weights: BiGruWeights = {
+        weight_ih: this.p(`${g}.weight_ih_l0`),
+        weight_hh: this.p(`${g}.weight_hh_l0`),
+        bias_ih: this.p(`${g}.bias_ih_l0`),
+        bias_hh: this.p(`${g}.bias_hh_l0`),
+        weight_ih_reverse: this.p(`${g}.weight_ih_l0_reverse`),
+        weight_hh_reverse: this.p(`${g}.weight_hh_l0_reverse`),
+        bias_ih_reverse: this.p(`${g}.bias_ih_l0_reverse`),
+        bias_hh_reverse: this.p(`${g}.bias_hh_l0_reverse`),
+      };
+      if (c.gruLayout === "default") {
+        x = biGru(x, lengths, weights, { batchFirst: true, packed: true });
+      } else {
+        // The tutorial's layers after the first are built batch_first=False yet get (batch, time, feature):
+        // their recurrence runs along the batch axis.
+        x = biGru(x, null, weights, { batchFirst: i === 0, packed: false });
+      }
+      x = drop(x);
+    }
+    x = linear(x, this.p("classifier.0.weight"), this.p("classifier.0.bias"));
+    x = drop(gelu(x));
+    return linear(x, this.p("classifier.3.weight"), this.p("classifier.3.bias"));
+  }
+
+  /** Frees every parameter (and its gradient). */
+  dispose(): void {
+    for (const p of this.params.values()) p.dispose();
+    this.params.clear();
+  }
+
+  /** Whether a forward now would record the tape (for callers that want to assert inference mode). */
+  static get recording(): boolean {
+    return isGradEnabled();
+  }
+}
+
+export { keep };
