@@ -393,10 +393,11 @@ export function fft(x: Tensor): Tensor {
 /** What the real-FFT finishing pass writes per bin. */
 type RealOut = "complex" | "power";
 
-function splitSource(out: RealOut): string {
+function splitSource(out: RealOut, m: number): string {
   const store = out === "complex" ? "o[i] = X;" : "o[i] = dot(X, X);";
+  const nf = m + 1;
   return `
-struct P { m: u32, nf: u32, count: u32 };
+struct P { count: u32 };
 @group(0) @binding(0) var<uniform> u: P;
 @group(0) @binding(1) var<storage, read> z: array<vec2<f32>>;
 @group(0) @binding(2) var<storage, read> tw: array<vec2<f32>>;
@@ -404,10 +405,10 @@ struct P { m: u32, nf: u32, count: u32 };
 @compute @workgroup_size(${WG}) fn main(${FLAT_ARGS}) {
   let i = ${flatIndex(WG)};
   if (i >= u.count) { return; }
-  let b = i / u.nf;
-  let k = i - b * u.nf;
-  let zk = z[b * u.m + select(k, 0u, k == u.m)];
-  let zr = z[b * u.m + select(u.m - k, 0u, k == 0u)];
+  let b = i / ${nf}u;
+  let k = i - b * ${nf}u;
+  let zk = z[b * ${m}u + select(k, 0u, k == ${m}u)];
+  let zr = z[b * ${m}u + select(${m}u - k, 0u, k == 0u)];
   let zc = vec2<f32>(zr.x, -zr.y);
   let even = 0.5 * (zk + zc);
   let d = 0.5 * (zk - zc);
@@ -463,10 +464,10 @@ export function realFftRaw(input: Tensor | RealSignalSource, batch: number, n: n
     const z = fused ? stockham(x, batch, m, p2.radices!, p2.twiddles, 1) : complexFft(x as Tensor, batch, m);
     const p = plan(n);
     launch({
-      key: `rfft-split:${out}`,
-      wgsl: () => splitSource(out),
+      key: `rfft-split:${out}:${m}`,
+      wgsl: () => splitSource(out, m),
       tensors: [z, p.twiddles, res],
-      params: [m, nf, batch * nf],
+      params: [batch * nf],
       workgroups: grid1d(batch * nf, WG),
     });
     z.dispose();

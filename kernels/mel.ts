@@ -88,33 +88,34 @@ export interface MelProjection {
  * table.w + m * maxFrames, visiting only each filter's nonzero bins. Padding positions are left as they are.
  */
 export function melProject(p: MelProjection): void {
-  const count = p.frames * p.nMels;
   const value = p.exponent === 2 ? "pw[row + k]" : "sqrt(pw[row + k])";
+  const groups = Math.ceil(p.frames / WG);
+  if (groups > 65535) throw new RangeError(`melProject: ${p.frames} frames exceed one dispatch`);
+  // x: frames, y: mel bins, so no invocation divides by a runtime value.
   launch({
-    key: `mel-project:${p.exponent}:${+p.log}`,
+    key: `mel-project:${p.exponent}:${+p.log}:${p.nFreqs}`,
     wgsl: () => `
-struct P { count: u32, frames: u32, nf: u32, maxt: u32, eps: f32 };
+struct P { frames: u32, maxt: u32, eps: f32 };
 @group(0) @binding(0) var<uniform> u: P;
 @group(0) @binding(1) var<storage, read> pw: array<f32>;
 @group(0) @binding(2) var<storage, read> tab: array<vec4<i32>>;
 @group(0) @binding(3) var<storage, read> fb: array<f32>;
 @group(0) @binding(4) var<storage, read> rng: array<vec2<u32>>;
 @group(0) @binding(5) var<storage, read_write> o: array<f32>;
-@compute @workgroup_size(${WG}) fn main(${FLAT_ARGS}) {
-  let i = ${flatIndex(WG)};
-  if (i >= u.count) { return; }
-  let m = i / u.frames;
-  let g = i - m * u.frames;
+@compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let g = gid.x;
+  if (g >= u.frames) { return; }
+  let m = gid.y;
   let r = rng[m];
-  let row = g * u.nf;
-  let frow = m * u.nf;
+  let row = g * ${p.nFreqs}u;
+  let frow = m * ${p.nFreqs}u;
   var acc = 0.0;
   for (var k = r.x; k < r.y; k++) { acc = fma(fb[frow + k], ${value}, acc); }
   ${p.log ? "acc = log(acc + u.eps);" : "_ = u.eps;"}
   o[u32(tab[g].w) + m * u.maxt] = acc;
 }`,
     tensors: [p.power, p.table, p.filtersT, p.ranges, p.out],
-    params: [count, p.frames, p.nFreqs, p.maxFrames, f32(p.logOffset)],
-    workgroups: grid1d(count, WG),
+    params: [p.frames, p.maxFrames, f32(p.logOffset)],
+    workgroups: [groups, p.nMels, 1],
   });
 }
