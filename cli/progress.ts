@@ -27,7 +27,7 @@ export interface ProgressOptions {
   epochs: number;
   /** Default `Deno.stdout`. */
   out?: ProgressWriter;
-  /** Redraw one line in place (default: whether `out` is a terminal). */
+  /** Redraw one line in place (default: `out.isTerminal()` where `out` has it, else false). */
   isTTY?: boolean;
   /** Without a terminal, log a line every this many steps (default 50; the last step is always logged). */
   logEvery?: number;
@@ -113,7 +113,8 @@ export class Progress {
     this.epoch = opts.epoch;
     this.epochs = opts.epochs;
     this.out = opts.out ?? Deno.stdout;
-    this.isTTY = opts.isTTY ?? (opts.out === undefined && Deno.stdout.isTerminal());
+    const out = this.out as Partial<{ isTerminal(): boolean }>;
+    this.isTTY = opts.isTTY ?? (typeof out.isTerminal === "function" && out.isTerminal());
     this.logEvery = Math.max(1, Math.floor(opts.logEvery ?? 50));
     this.columns = Math.max(20, opts.columns ?? (this.isTTY ? defaultColumns() : 100));
     this.minRedrawMs = opts.minRedrawMs ?? 100;

@@ -169,3 +169,9 @@ Deno.test("resumed epoch: the speed counts only new steps", () => {
   p.update(50, { loss: 0.5 });
   assertEquals(out.text, "epoch 1/1 step  50/100 loss 0.5000 1.00 steps/s eta 0:50\n");
 });
+
+Deno.test("terminal detection follows the writer's isTerminal()", () => {
+  const tty = Object.assign(new FakeWriter(), { isTerminal: () => true });
+  assertEquals(new Progress({ totalSteps: 1, epoch: 1, epochs: 1, out: tty }).isTTY, true);
+  assertEquals(new Progress({ totalSteps: 1, epoch: 1, epochs: 1, out: new FakeWriter() }).isTTY, false);
+});
