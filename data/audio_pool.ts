@@ -46,14 +46,12 @@ export interface AudioPoolOptions {
   targetRate?: number;
 }
 
-/** The message a worker receives. */
-export interface DecodeRequest {
-  id: number;
-  file: string;
-  targetRate: number;
-}
+/** Messages a worker receives: a file to decode (queued in the worker), or a queued file to drop. */
+export type WorkerRequest =
+  | { type: "decode"; id: number; file: string; targetRate: number }
+  | { type: "cancel"; id: number };
 
-/** The message a worker answers with. */
+/** The message a worker answers each decode request with. */
 export interface DecodeReply {
   id: number;
   result: DecodeResult;
@@ -102,21 +100,22 @@ interface Task {
   onAbort?: () => void;
   resolve: (result: DecodeResult) => void;
   reject: (error: unknown) => void;
+  settled?: boolean;
 }
 
-interface Slot {
-  /** null in main-thread mode. */
-  worker: Worker | null;
-  task: Task | null;
-  /** The main-thread decode in progress, awaited by close(). */
-  running: Promise<void> | null;
+interface WorkerSlot {
+  worker: Worker;
+  /** Requests posted and not yet answered, oldest first: the worker decodes them in this order. */
+  tasks: Map<number, Task>;
 }
 
 export class AudioPool implements AudioDecoder {
   readonly workers: number;
   readonly targetRate: number;
-  private readonly slots: Slot[] = [];
+  private readonly slots: WorkerSlot[] = [];
+  /** 0-worker mode: files waiting, and the decode in progress. */
   private readonly queue: Task[] = [];
+  private running: { task: Task; done: Promise<void> } | null = null;
   private nextId = 0;
   private closed = false;
 
@@ -127,17 +126,12 @@ export class AudioPool implements AudioDecoder {
     }
     this.workers = workers;
     this.targetRate = options.targetRate ?? 16000;
-    if (workers === 0) this.slots.push({ worker: null, task: null, running: null });
-    for (let i = 0; i < workers; i++) {
-      const slot: Slot = { worker: null, task: null, running: null };
-      slot.worker = this.startWorker(slot);
-      this.slots.push(slot);
-    }
+    for (let i = 0; i < workers; i++) this.slots.push(this.startWorker());
   }
 
-  /** Files waiting or being decoded. */
+  /** Files waiting or being decoded (cancelled ones not counted). */
   get pending(): number {
-    return this.queue.length + this.slots.filter((s) => s.task).length;
+    return this.queue.length + (this.running ? 1 : 0) + this.slots.reduce((n, s) => n + s.tasks.size, 0);
   }
 
   decode(file: string, signal?: AbortSignal): Promise<DecodeResult> {
@@ -146,17 +140,14 @@ export class AudioPool implements AudioDecoder {
     return new Promise((resolve, reject) => {
       const task: Task = { id: this.nextId++, file, signal, resolve, reject };
       if (signal) {
-        task.onAbort = () => {
-          const at = this.queue.indexOf(task);
-          // A task already handed to a worker finishes there; only its answer is dropped.
-          if (at >= 0) this.queue.splice(at, 1);
-          this.settle(task);
-          reject(signal.reason);
-        };
+        task.onAbort = () => this.cancel(task);
         signal.addEventListener("abort", task.onAbort, { once: true });
       }
-      this.queue.push(task);
-      this.pump();
+      if (this.slots.length > 0) this.post(task);
+      else {
+        this.queue.push(task);
+        this.pumpMainThread();
+      }
     });
   }
 
@@ -167,22 +158,53 @@ export class AudioPool implements AudioDecoder {
     const error = new Error("AudioPool: closed before the file was decoded");
     for (const task of this.queue.splice(0)) this.fail(task, error);
     for (const slot of this.slots) {
-      slot.worker?.terminate();
-      slot.worker = null;
-      if (slot.task && !slot.running) this.fail(slot.task, error);
-      if (!slot.running) slot.task = null;
+      slot.worker.terminate();
+      for (const task of slot.tasks.values()) this.fail(task, error);
+      slot.tasks.clear();
     }
-    await Promise.all(this.slots.map((s) => s.running));
+    if (this.running) {
+      this.fail(this.running.task, error);
+      await this.running.done;
+    }
   }
 
-  private startWorker(slot: Slot): Worker {
+  /**
+   * Hands the task to the worker with the fewest outstanding: workers keep their own queues, so they go on
+   * decoding while the main thread is busy with a training step and cannot answer messages.
+   */
+  private post(task: Task): void {
+    let slot = this.slots[0];
+    for (const s of this.slots) if (s.tasks.size < slot.tasks.size) slot = s;
+    slot.tasks.set(task.id, task);
+    const request: WorkerRequest = {
+      type: "decode",
+      id: task.id,
+      file: task.file,
+      targetRate: this.targetRate,
+    };
+    slot.worker.postMessage(request);
+  }
+
+  private cancel(task: Task): void {
+    const at = this.queue.indexOf(task);
+    if (at >= 0) this.queue.splice(at, 1);
+    for (const slot of this.slots) {
+      // A file the worker has already started finishes there; its answer is then ignored.
+      if (slot.tasks.delete(task.id)) {
+        slot.worker.postMessage({ type: "cancel", id: task.id } as WorkerRequest);
+      }
+    }
+    this.fail(task, task.signal!.reason);
+  }
+
+  private startWorker(): WorkerSlot {
     const worker = new Worker(new URL("./audio_worker.ts", import.meta.url).href, { type: "module" });
+    const slot: WorkerSlot = { worker, tasks: new Map() };
     worker.onmessage = (event: MessageEvent<DecodeReply>) => {
-      const task = slot.task;
-      if (!task || task.id !== event.data.id) return;
-      slot.task = null;
+      const task = slot.tasks.get(event.data.id);
+      if (!task) return; // cancelled
+      slot.tasks.delete(task.id);
       this.finish(task, event.data.result);
-      this.pump();
     };
     worker.onerror = (event: ErrorEvent) => {
       // An uncaught error in the worker would otherwise end the whole process.
@@ -190,55 +212,45 @@ export class AudioPool implements AudioDecoder {
       this.replaceWorker(slot, `the decoding worker died: ${event.message}`);
     };
     worker.onmessageerror = () => this.replaceWorker(slot, "the decoded audio could not be received");
-    return worker;
+    return slot;
   }
 
-  private replaceWorker(slot: Slot, reason: string): void {
-    slot.worker?.terminate();
-    slot.worker = null;
-    const task = slot.task;
-    slot.task = null;
-    if (task) this.finish(task, { ok: false, file: task.file, reason, errorName: "WorkerError" });
+  /** Fails the file the dead worker was decoding (its oldest) and hands the rest to a new worker. */
+  private replaceWorker(slot: WorkerSlot, reason: string): void {
+    slot.worker.terminate();
+    const [current, ...rest] = slot.tasks.values();
+    slot.tasks.clear();
+    if (current) this.finish(current, { ok: false, file: current.file, reason, errorName: "WorkerError" });
     if (this.closed) return;
-    slot.worker = this.startWorker(slot);
-    this.pump();
+    const fresh = this.startWorker();
+    this.slots[this.slots.indexOf(slot)] = fresh;
+    for (const task of rest) this.post(task);
   }
 
-  private pump(): void {
-    if (this.closed) return;
-    for (const slot of this.slots) {
-      if (slot.task || slot.running || this.queue.length === 0) continue;
-      const task = this.queue.shift()!;
-      slot.task = task;
-      if (slot.worker) {
-        const request: DecodeRequest = { id: task.id, file: task.file, targetRate: this.targetRate };
-        slot.worker.postMessage(request);
-      } else {
-        slot.running = decodeFile(task.file, this.targetRate).then((result) => {
-          slot.running = null;
-          slot.task = null;
-          if (this.closed) this.fail(task, new Error("AudioPool: closed before the file was decoded"));
-          else this.finish(task, result);
-          this.pump();
-        });
-      }
-    }
+  private pumpMainThread(): void {
+    if (this.closed || this.running || this.queue.length === 0) return;
+    const task = this.queue.shift()!;
+    const done = decodeFile(task.file, this.targetRate).then((result) => {
+      this.running = null;
+      this.finish(task, result);
+      this.pumpMainThread();
+    });
+    this.running = { task, done };
   }
 
-  private settle(task: Task): void {
+  private settle(task: Task): boolean {
     if (task.onAbort) task.signal!.removeEventListener("abort", task.onAbort);
     task.onAbort = undefined;
+    const first = !task.settled;
+    task.settled = true;
+    return first;
   }
 
   private finish(task: Task, result: DecodeResult): void {
-    if (task.signal?.aborted) return; // already rejected by the abort listener
-    this.settle(task);
-    task.resolve(result);
+    if (this.settle(task)) task.resolve(result);
   }
 
   private fail(task: Task, error: unknown): void {
-    if (task.signal?.aborted) return;
-    this.settle(task);
-    task.reject(error);
+    if (this.settle(task)) task.reject(error);
   }
 }
