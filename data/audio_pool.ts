@@ -93,6 +93,9 @@ function describeError(error: unknown, file: string): { reason: string; errorNam
   return { reason: String(error), errorName: "Error" };
 }
 
+/** Worker deaths in a row (with no answer between) after which the pool gives up. */
+const MAX_DEATHS = 3;
+
 interface Task {
   id: number;
   file: string;
@@ -118,6 +121,9 @@ export class AudioPool implements AudioDecoder {
   private running: { task: Task; done: Promise<void> } | null = null;
   private nextId = 0;
   private closed = false;
+  /** Worker deaths since the last answer; past MAX_DEATHS the workers cannot run at all. */
+  private deaths = 0;
+  private broken: Error | null = null;
 
   constructor(options: AudioPoolOptions = {}) {
     const workers = options.workers ?? defaultWorkerCount();
@@ -136,6 +142,7 @@ export class AudioPool implements AudioDecoder {
 
   decode(file: string, signal?: AbortSignal): Promise<DecodeResult> {
     if (this.closed) return Promise.reject(new Error(`AudioPool: closed; cannot decode ${file}`));
+    if (this.broken) return Promise.reject(this.broken);
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
       const task: Task = { id: this.nextId++, file, signal, resolve, reject };
@@ -158,7 +165,7 @@ export class AudioPool implements AudioDecoder {
     const error = new Error("AudioPool: closed before the file was decoded");
     for (const task of this.queue.splice(0)) this.fail(task, error);
     for (const slot of this.slots) {
-      slot.worker.terminate();
+      slot.worker.terminate(); // terminating twice (a broken pool) is harmless
       for (const task of slot.tasks.values()) this.fail(task, error);
       slot.tasks.clear();
     }
@@ -202,6 +209,7 @@ export class AudioPool implements AudioDecoder {
     const slot: WorkerSlot = { worker, tasks: new Map() };
     worker.onmessage = (event: MessageEvent<DecodeReply>) => {
       const task = slot.tasks.get(event.data.id);
+      this.deaths = 0;
       if (!task) return; // cancelled
       slot.tasks.delete(task.id);
       this.finish(task, event.data.result);
@@ -215,15 +223,32 @@ export class AudioPool implements AudioDecoder {
     return slot;
   }
 
-  /** Fails the file the dead worker was decoding (its oldest) and hands the rest to a new worker. */
+  /**
+   * Fails the file the dead worker was decoding (its oldest) and hands the rest to a new worker. Workers that
+   * die again and again without answering (a worker script that cannot load) break the pool instead: every
+   * decode then rejects with the reason, rather than every file being skipped as unreadable.
+   */
   private replaceWorker(slot: WorkerSlot, reason: string): void {
+    const at = this.slots.indexOf(slot);
+    if (at < 0) return; // already replaced
     slot.worker.terminate();
     const [current, ...rest] = slot.tasks.values();
     slot.tasks.clear();
     if (current) this.finish(current, { ok: false, file: current.file, reason, errorName: "WorkerError" });
-    if (this.closed) return;
-    const fresh = this.startWorker();
-    this.slots[this.slots.indexOf(slot)] = fresh;
+    if (this.closed || this.broken) return;
+    if (++this.deaths > MAX_DEATHS) {
+      this.broken = new Error(
+        `AudioPool: decoding workers died ${this.deaths} times in a row; last: ${reason}`,
+      );
+      for (const task of rest) this.fail(task, this.broken);
+      for (const other of this.slots) {
+        for (const task of other.tasks.values()) this.fail(task, this.broken);
+        other.tasks.clear();
+        other.worker.terminate();
+      }
+      return;
+    }
+    this.slots[at] = this.startWorker();
     for (const task of rest) this.post(task);
   }
 

@@ -17,6 +17,10 @@ let decoding = false;
 
 scope.onmessage = (event) => {
   const request = event.data;
+  if (request?.type !== "decode" && request?.type !== "cancel") {
+    // Ends this worker: the pool fails the file in progress and starts a new one.
+    throw new TypeError(`audio worker: malformed request ${JSON.stringify(request)}`);
+  }
   if (request.type === "cancel") {
     const at = queue.findIndex((r) => r.id === request.id);
     if (at >= 0) queue.splice(at, 1);

@@ -114,7 +114,8 @@ Deno.test("bad options are clear errors", () => {
 Deno.test("a worker that dies fails its file and is replaced", async () => {
   const pool = new AudioPool({ workers: 1 });
   try {
-    // Reach the worker directly: a malformed request is the only way to make the worker script throw.
+    // Reach the worker directly: a malformed request is the only way to make the worker script throw (the
+    // "Uncaught (in worker) TypeError: audio worker: malformed request null" printed is expected).
     const slots = (pool as unknown as { slots: { worker: Worker }[] }).slots;
     const first = slots[0].worker;
     const victim = pool.decode(SAMPLES[0]);
@@ -126,6 +127,32 @@ Deno.test("a worker that dies fails its file and is replaced", async () => {
     if (!a.ok) assert.match(a.reason, /the decoding worker died/);
     assert.ok(b.ok);
     assert.equal(pool.pending, 0);
+  } finally {
+    await pool.close();
+  }
+});
+
+Deno.test("workers that keep dying without answering break the pool: decodes reject with the reason", async () => {
+  const pool = new AudioPool({ workers: 1 });
+  try {
+    const slots = (pool as unknown as { slots: { worker: Worker }[] }).slots;
+    for (let death = 1; death <= 4; death++) {
+      const dying = slots[0].worker;
+      dying.postMessage(null);
+      while (slots[0].worker === dying && death < 4) await new Promise((r) => setTimeout(r, 5));
+    }
+    const deadline = Date.now() + 5000;
+    let outcome: unknown = null;
+    while (Date.now() < deadline) {
+      try {
+        await pool.decode(SAMPLES[0]);
+      } catch (error) {
+        outcome = error;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.match(String(outcome), /decoding workers died 4 times in a row; last: the decoding worker died: /);
   } finally {
     await pool.close();
   }
