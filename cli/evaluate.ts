@@ -1,0 +1,73 @@
+/**
+ * Evaluation during training: greedy decoding of a held-out set, WER/CER corpus-level and as the tutorial
+ * reports them, and the mean CTC loss. One readback per batch (log-probabilities and per-sample losses).
+ */
+import { noGrad } from "../engine/autograd.ts";
+import { tidy } from "../engine/scope.ts";
+import { tensor } from "../engine/tensor.ts";
+import { BatchLoader, type SkippedFile } from "../data/batching.ts";
+import type { AudioDecoder } from "../data/audio_pool.ts";
+import type { UtteranceInfo } from "../data/librispeech.ts";
+import { melSpectrogram } from "../data/features.ts";
+import { greedyDecode } from "../model/decode.ts";
+import { type ErrorRates, errorRates } from "../model/metrics.ts";
+import type { SpeechRecognitionModel } from "../model/recognizer.ts";
+import { batchLoss } from "../model/train_step.ts";
+
+export interface EvalResult extends ErrorRates {
+  /** Mean CTC loss over the utterances whose target fits (infinite ones are left out). */
+  loss: number;
+  skipped: SkippedFile[];
+  examples: { reference: string; hypothesis: string }[];
+}
+
+export async function evaluate(
+  model: SpeechRecognitionModel,
+  items: readonly UtteranceInfo[],
+  decoder: AudioDecoder,
+  batchSize: number,
+): Promise<EvalResult> {
+  const batches: UtteranceInfo[][] = [];
+  for (let i = 0; i < items.length; i += batchSize) batches.push(items.slice(i, i + batchSize));
+  const loader = new BatchLoader(batches, { decoder });
+  const references: string[] = [];
+  const hypotheses: string[] = [];
+  let lossSum = 0;
+  let lossCount = 0;
+  const c = model.config;
+  for await (const b of loader) {
+    const { logProbs, sampleLosses } = noGrad(() =>
+      tidy(() => {
+        const { features } = melSpectrogram(b.waveforms, { nMels: c.nFeats, log: c.features === "logmel" });
+        const labels = tensor(b.labels, [b.utterances.length, Math.max(b.maxLabelLength, 1)], "i32");
+        const r = batchLoss(model, {
+          spectrograms: features,
+          labels,
+          inputLengths: b.inputLengths,
+          labelLengths: b.labelLengths,
+        }, { training: false });
+        return { logProbs: r.logProbs, sampleLosses: r.sampleLosses };
+      })
+    );
+    const [lp, losses] = await Promise.all([logProbs.f32(), sampleLosses.f32()]);
+    const [n, time, nClass] = logProbs.shape;
+    logProbs.dispose();
+    sampleLosses.dispose();
+    for (let k = 0; k < n; k++) {
+      const d = greedyDecode(
+        lp.subarray(k * time * nClass, (k + 1) * time * nClass),
+        time,
+        b.inputLengths[k],
+      );
+      hypotheses.push(d.text);
+      references.push(b.utterances[k].transcript.toLowerCase());
+      if (Number.isFinite(losses[k])) {
+        lossSum += losses[k] / Math.max(b.labelLengths[k], 1);
+        lossCount++;
+      }
+    }
+  }
+  const rates = errorRates(references, hypotheses);
+  const examples = references.slice(0, 3).map((reference, i) => ({ reference, hypothesis: hypotheses[i] }));
+  return { ...rates, loss: lossCount > 0 ? lossSum / lossCount : NaN, skipped: loader.skipped, examples };
+}
