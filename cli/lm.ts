@@ -4,14 +4,20 @@
  */
 
 import { parseArgs } from "node:util";
+import { LibriSpeechCorpus } from "../data/librispeech.ts";
+import { schemeForPath, splitCorpus } from "../data/splits.ts";
 import { buildKneserNey, tokenizeLine, writeArpaFile } from "../model/kneser_ney.ts";
 
 const HELP = `Builds an interpolated modified Kneser-Ney n-gram language model and writes it as ARPA.
 
 Usage: deno task lm --text FILE [--text FILE ...] --out lm.arpa [--order 3]
+       deno task lm --data DIR [--subset NAME] --out lm.arpa [--order 3]
 
 Options:
   --text FILE       Training text, one sentence per line (repeatable). Words are split on whitespace.
+  --data DIR        Use the transcripts of a corpus folder instead (LibriSpeech layout). For the fsdd and
+                    rhasspy-cathy folders only their training side, so the LM never sees held-out sentences.
+  --subset NAME     Subset under --data (e.g. train-clean-100).
   --out FILE        The ARPA file to write (written to a temporary file, then renamed).
   --order N         The n-gram order, 1 to 9 (default 3).
   --transcripts     Each line starts with an utterance id to drop (LibriSpeech .trans.txt files).
@@ -29,6 +35,8 @@ export async function main(args: string[]): Promise<number> {
       args,
       options: {
         text: { type: "string", multiple: true },
+        data: { type: "string" },
+        subset: { type: "string" },
         out: { type: "string" },
         order: { type: "string", default: "3" },
         transcripts: { type: "boolean", default: false },
@@ -51,8 +59,8 @@ export async function main(args: string[]): Promise<number> {
     console.error(`lm: --order ${v.order} is not a whole number from 1 to 9`);
     return 2;
   }
-  if (!v.text || v.text.length === 0) {
-    console.error(`lm: --text FILE is required\n\n${HELP}`);
+  if ((!v.text || v.text.length === 0) && !v.data) {
+    console.error(`lm: --text FILE or --data DIR is required\n\n${HELP}`);
     return 2;
   }
   if (!v.out) {
@@ -60,7 +68,20 @@ export async function main(args: string[]): Promise<number> {
     return 2;
   }
   const sentences: string[][] = [];
-  for (const path of v.text) {
+  if (v.data) {
+    try {
+      const corpus = await LibriSpeechCorpus.open(v.data, { subset: v.subset });
+      const { train } = splitCorpus(corpus.utterances, schemeForPath(corpus.dir));
+      for (const u of train) {
+        sentences.push(tokenizeLine(u.transcript, { lowercase: true, skipFirstField: false }));
+      }
+      console.log(`lm: ${train.length} training transcripts from ${corpus.dir}`);
+    } catch (e) {
+      console.error(`lm: ${(e as Error).message}`);
+      return 1;
+    }
+  }
+  for (const path of v.text ?? []) {
     let text: string;
     try {
       text = await Deno.readTextFile(path);
@@ -81,7 +102,7 @@ export async function main(args: string[]): Promise<number> {
     }
   }
   if (sentences.length === 0) {
-    console.error(`lm: no sentences in ${v.text.join(", ")}`);
+    console.error(`lm: no sentences in ${[...(v.text ?? []), v.data ?? ""].filter((x) => x).join(", ")}`);
     return 1;
   }
   const started = performance.now();

@@ -11,6 +11,8 @@ import { decodeLogProbs, logProbsOf } from "../model/inference.ts";
 import { assertClose } from "./harness.ts";
 import { loadGreedyReferences, loadTorchFixture, TORCH_FIXTURES_DIR } from "./torch_fixtures.ts";
 import { equal } from "node:assert/strict";
+import * as assert from "node:assert/strict";
+import { type SafeTensor, saveSafetensorsFile } from "../model/safetensors.ts";
 
 const CHECKPOINT = new URL("pytorch_trained/model.safetensors", TORCH_FIXTURES_DIR).pathname;
 const SHARED_SPEECH = new URL("../../shared/speech/", import.meta.url).pathname;
@@ -66,4 +68,22 @@ Deno.test({
     await Deno.remove(dir, { recursive: true });
     model.dispose();
   },
+});
+
+Deno.test("a checkpoint of another shape is refused with every mismatch named", async () => {
+  const fx = loadTorchFixture("model_small_default.safetensors");
+  const tensors = new Map<string, SafeTensor>();
+  for (const [name, t] of fx.withPrefix("param.")) tensors.set(name, t);
+  tensors.delete("classifier.3.bias");
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/other.safetensors`;
+  // The weights are of a 32-unit model; the metadata claims 64 units.
+  await saveSafetensorsFile(path, tensors, { ...fx.metadata, features: "logmel", rnn_dim: "64" });
+  await assert.rejects(() => loadModel(path), (e: Error) => {
+    assert.match(e.message, /other\.safetensors/);
+    assert.match(e.message, /missing \(1\): classifier\.3\.bias/);
+    assert.match(e.message, /wrong shape .*birnn_layers\.0\.BiGRU\.weight_ih_l0/);
+    return true;
+  });
+  await Deno.remove(dir, { recursive: true });
 });
