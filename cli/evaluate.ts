@@ -5,14 +5,40 @@
 import { noGrad } from "../engine/autograd.ts";
 import { tidy } from "../engine/scope.ts";
 import { tensor } from "../engine/tensor.ts";
-import { BatchLoader, type SkippedFile } from "../data/batching.ts";
+import { type Batch, BatchLoader, type SkippedFile } from "../data/batching.ts";
+import { gpu } from "../engine/device.ts";
 import type { AudioDecoder } from "../data/audio_pool.ts";
 import type { UtteranceInfo } from "../data/librispeech.ts";
 import { melSpectrogram } from "../data/features.ts";
 import { greedyDecode } from "../model/decode.ts";
 import { type ErrorRates, errorRates } from "../model/metrics.ts";
 import type { SpeechRecognitionModel } from "../model/recognizer.ts";
-import { batchLoss } from "../model/train_step.ts";
+import { batchLoss, largestActivationBytes } from "../model/train_step.ts";
+
+/** Utterances [start, start + size) of a loaded batch, with their labels re-padded. */
+function partOf(b: Batch, start: number, size: number): Batch {
+  const end = Math.min(b.utterances.length, start + size);
+  if (start === 0 && end === b.utterances.length) return b;
+  const labelLengths = b.labelLengths.slice(start, end);
+  const maxLabelLength = Math.max(0, ...labelLengths);
+  const labels = new Int32Array((end - start) * maxLabelLength);
+  for (let i = start; i < end; i++) {
+    labels.set(
+      b.labels.subarray(i * b.maxLabelLength, i * b.maxLabelLength + maxLabelLength),
+      (i - start) * maxLabelLength,
+    );
+  }
+  return {
+    ...b,
+    utterances: b.utterances.slice(start, end),
+    waveforms: b.waveforms.slice(start, end),
+    labels,
+    maxLabelLength,
+    labelLengths,
+    inputLengths: b.inputLengths.slice(start, end),
+    skipped: [],
+  };
+}
 
 export interface EvalResult extends ErrorRates {
   /** Mean CTC loss over the utterances whose target fits (infinite ones are left out). */
@@ -35,7 +61,18 @@ export async function evaluate(
   let lossSum = 0;
   let lossCount = 0;
   const c = model.config;
-  for await (const b of loader) {
+  const limit = gpu().limits.maxStorageBufferBindingSize * 0.9;
+  for await (const whole of loader) {
+    const frames = 1 + Math.floor(Math.max(...whole.waveforms.map((w) => w.length)) / 200);
+    const parts = Math.ceil(
+      largestActivationBytes(c, whole.utterances.length, frames, whole.maxLabelLength) / limit,
+    );
+    const size = Math.ceil(whole.utterances.length / Math.max(parts, 1));
+    for (let s = 0; s < whole.utterances.length; s += size) {
+      await evaluatePart(partOf(whole, s, size));
+    }
+  }
+  async function evaluatePart(b: Batch): Promise<void> {
     const { logProbs, sampleLosses } = noGrad(() =>
       tidy(() => {
         const { features } = melSpectrogram(b.waveforms, { nMels: c.nFeats, log: c.features === "logmel" });

@@ -2,14 +2,23 @@
  * One training step of the recognizer: forward, log-softmax, CTC loss (mean over target lengths, infinite
  * samples zeroed), backward, optimizer update. Everything stays on the GPU: the loss is returned as a tensor to
  * be read back rarely, never awaited here.
+ *
+ * A batch whose activations would not fit one storage binding (128 MiB on the CPU adapter: the tutorial's model
+ * at batch 20 on 25-35 s utterances needs more, in the BiGRU's saved gates and the CTC lattice) is run as
+ * micro-batches whose gradients accumulate before the single optimizer step. In the default layout every
+ * utterance is computed independently of the others, so this is the same computation, not an approximation.
  */
 import { backward } from "../engine/autograd.ts";
+import { gpu } from "../engine/device.ts";
 import { keep, tidy } from "../engine/scope.ts";
 import type { Tensor } from "../engine/tensor.ts";
 import { ctcLossWithSamples } from "../kernels/ctc.ts";
+import { add, scale } from "../kernels/elementwise.ts";
+import { concat, narrow } from "../kernels/layout.ts";
 import { logSoftmax } from "../kernels/softmax.ts";
 import type { AdamW } from "./optim.ts";
-import type { SpeechRecognitionModel } from "./recognizer.ts";
+import { CNN_CHANNELS, featsAfterConv, framesAfterConv, type SpeechRecognitionModel } from "./recognizer.ts";
+import type { ModelConfig } from "./config.ts";
 
 export interface Batch {
   /** (batch, 1, n_feats, frames) features, zero-padded. */
@@ -26,6 +35,34 @@ export interface StepResult {
   loss: Tensor;
   /** Per-sample losses ([batch]; +inf for a target that cannot fit its input), kept alive likewise. */
   sampleLosses: Tensor;
+}
+
+/** Bytes of the largest single activation a batch of `n` utterances needs in a training step. */
+export function largestActivationBytes(c: ModelConfig, n: number, frames: number, maxLabel: number): number {
+  const t = framesAfterConv(c, frames);
+  const rows = n * t;
+  const H = c.rnnDim;
+  return 4 * Math.max(
+    n * CNN_CHANNELS * featsAfterConv(c) * t, // convolution activations
+    rows * 8 * H, // BiGRU saved gates, both directions
+    rows * 6 * H, // BiGRU input projection
+    2 * n * t * (2 * maxLabel + 1), // CTC alpha and beta
+  );
+}
+
+/** How many micro-batches a batch must be cut into for every activation to fit one storage binding. */
+export function microBatchCount(c: ModelConfig, batch: Batch): number {
+  const [n, , , frames] = batch.spectrograms.shape;
+  const maxLabel = batch.labels.shape[1];
+  const limit = gpu().limits.maxStorageBufferBindingSize * 0.9;
+  const k = Math.ceil(largestActivationBytes(c, n, frames, maxLabel) / limit);
+  if (k > 1 && c.gruLayout === "tutorial") {
+    throw new RangeError(
+      `this batch needs ${k} micro-batches to fit the adapter's binding limit, but the tutorial GRU layout runs ` +
+        `its recurrence across the batch; use a smaller --batch-size`,
+    );
+  }
+  return Math.min(k, n);
 }
 
 /** Computes the loss of a batch (and its gradients when `withGrad`); used by training and evaluation. */
@@ -46,6 +83,15 @@ export function batchLoss(
   return { loss, sampleLosses, logProbs };
 }
 
+function slice(batch: Batch, start: number, count: number): Batch {
+  return {
+    spectrograms: narrow(batch.spectrograms, 0, start, count),
+    labels: narrow(batch.labels, 0, start, count),
+    inputLengths: batch.inputLengths.slice(start, start + count),
+    labelLengths: batch.labelLengths.slice(start, start + count),
+  };
+}
+
 /**
  * Forward, backward and one optimizer update, recording GPU work only. A step whose loss or gradient is not
  * finite changes nothing (the optimizer's guard); samples whose target cannot fit are zeroed by the loss.
@@ -54,13 +100,41 @@ export function trainStep(
   model: SpeechRecognitionModel,
   optimizer: AdamW,
   batch: Batch,
-  opts: { lr: number; beta1: number; dropoutSeed: number },
+  opts: { lr: number; beta1: number; dropoutSeed: number; microBatches?: number },
 ): StepResult {
-  return tidy(() => {
-    const { loss, sampleLosses } = batchLoss(model, batch, { training: true, dropoutSeed: opts.dropoutSeed });
-    backward(loss);
-    optimizer.step({ lr: opts.lr, beta1: opts.beta1, loss });
+  const n = batch.spectrograms.shape[0];
+  const parts = opts.microBatches ?? microBatchCount(model.config, batch);
+  const size = Math.ceil(n / parts);
+  let total: Tensor | null = null;
+  const perSample: Tensor[] = [];
+  for (let start = 0, k = 0; start < n; start += size, k++) {
+    const count = Math.min(size, n - start);
+    const r = tidy(() => {
+      const part = parts > 1 ? slice(batch, start, count) : batch;
+      const { loss, sampleLosses } = batchLoss(model, part, {
+        training: true,
+        dropoutSeed: opts.dropoutSeed + k * 0x9e3779b9,
+      });
+      // The batch loss is the mean over utterances: each part weighs by its share.
+      const weighted = parts > 1 ? scale(loss, count / n) : loss;
+      backward(weighted);
+      return { loss: keep(weighted), sampleLosses: keep(sampleLosses) };
+    });
+    perSample.push(r.sampleLosses);
+    if (total) {
+      const sum: Tensor = keep(add(total, r.loss));
+      total.dispose();
+      r.loss.dispose();
+      total = sum;
+    } else {
+      total = r.loss;
+    }
+  }
+  const sampleLosses = perSample.length === 1 ? perSample[0] : keep(concat(perSample, 0));
+  if (perSample.length > 1) perSample.forEach((t) => t.dispose());
+  tidy(() => {
+    optimizer.step({ lr: opts.lr, beta1: opts.beta1, loss: total! });
     optimizer.zeroGrad();
-    return { loss: keep(loss), sampleLosses: keep(sampleLosses) };
   });
+  return { loss: total!, sampleLosses };
 }
