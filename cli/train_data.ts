@@ -35,11 +35,13 @@ async function open(root: string, subset?: string): Promise<LibriSpeechCorpus> {
   }
 }
 
-async function download(subset: string, root: string): Promise<void> {
+/** Downloads one LibriSpeech subset into root/LibriSpeech with a progress line. */
+export async function download(subset: string, root: string, base?: string): Promise<void> {
   let last = 0;
   const isTTY = Deno.stderr.isTerminal();
   const enc = new TextEncoder();
   await downloadLibriSpeech(subset, root, {
+    base,
     onNote: (m) => console.error(`download: ${m}`),
     onProgress: (bytes, total) => {
       const now = performance.now();
