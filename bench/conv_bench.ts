@@ -8,9 +8,8 @@
 import { backward, commands, initGpu, parameter, Random, setQuiet, tensor, tidy } from "../engine/mod.ts";
 import "../kernels/mod.ts";
 import { conv2d } from "../kernels/conv2d.ts";
+import { runPythonPeer } from "./python_peer.ts";
 import { report } from "./report.ts";
-
-const PYTHON = "/usr/bin/python3";
 
 interface ConvShape {
   name: string;
@@ -82,20 +81,17 @@ async function peerStepsPerSecond(
   s: ConvShape,
   steps: number,
 ): Promise<{ rate: number; version: string } | null> {
-  try {
-    const args = [s.batch, s.cin, s.h, s.w, s.cout, s.stride, s.inputGrad ? 1 : 0, steps].map(String);
-    const out = await new Deno.Command(PYTHON, {
-      args: ["-c", PEER_SCRIPT, ...args],
-      stdout: "piped",
-      stderr: "piped",
-    })
-      .output();
-    if (!out.success) return null;
-    const r = JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!);
-    return { rate: r.steps_per_s, version: r.torch };
-  } catch {
-    return null;
-  }
+  const r = await runPythonPeer(PEER_SCRIPT, [
+    s.batch,
+    s.cin,
+    s.h,
+    s.w,
+    s.cout,
+    s.stride,
+    s.inputGrad ? 1 : 0,
+    steps,
+  ]);
+  return r ? { rate: r.steps_per_s, version: r.torch } : null;
 }
 
 async function oursStepsPerSecond(s: ConvShape, steps: number): Promise<number> {

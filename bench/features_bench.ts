@@ -8,6 +8,7 @@
 import { melSpectrogram } from "../data/features.ts";
 import { decodeFlac } from "../data/flac.ts";
 import { commands, initGpu, Random, tidy } from "../engine/mod.ts";
+import { runPythonPeer } from "./python_peer.ts";
 import { report } from "./report.ts";
 
 const SHARED = new URL("../../shared/", import.meta.url).pathname;
@@ -87,17 +88,7 @@ print(json.dumps({"seconds": best, "version": torchaudio.__version__}))
 
 /** torchaudio's seconds per batch (best of 5), or null when Debian's Python or torchaudio is unavailable. */
 async function timeTorchaudio(lengths: number[]): Promise<{ seconds: number; version: string } | null> {
-  try {
-    const out = await new Deno.Command("/usr/bin/python3", {
-      args: ["-c", PEER_SCRIPT, JSON.stringify(lengths)],
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    if (!out.success) return null;
-    return JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!);
-  } catch {
-    return null;
-  }
+  return await runPythonPeer(PEER_SCRIPT, [JSON.stringify(lengths)]);
 }
 
 export async function benchFeatures(): Promise<void> {

@@ -6,9 +6,8 @@
 import { backward, commands, initGpu, parameter, Random, setQuiet, tensor, tidy } from "../engine/mod.ts";
 import "../kernels/mod.ts";
 import { biGru, type BiGruWeights } from "../kernels/gru.ts";
+import { runPythonPeer } from "./python_peer.ts";
 import { report } from "./report.ts";
-
-const PYTHON = "/usr/bin/python3";
 
 interface Shape {
   batch: number;
@@ -45,26 +44,8 @@ async function peerStepsPerSecond(
   s: Shape,
   steps: number,
 ): Promise<{ rate: number; version: string } | null> {
-  try {
-    const out = await new Deno.Command(PYTHON, {
-      args: [
-        "-c",
-        PEER_SCRIPT,
-        String(s.batch),
-        String(s.frames),
-        String(s.input),
-        String(s.hidden),
-        String(steps),
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    if (!out.success) return null;
-    const r = JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!);
-    return { rate: r.steps_per_s, version: r.torch };
-  } catch {
-    return null;
-  }
+  const r = await runPythonPeer(PEER_SCRIPT, [s.batch, s.frames, s.input, s.hidden, steps]);
+  return r ? { rate: r.steps_per_s, version: r.torch } : null;
 }
 
 async function oursStepsPerSecond(s: Shape, steps: number): Promise<number> {

@@ -17,7 +17,9 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  console.log("usage: deno task bench [--only matmul,conv,gru,model,flac,features,decode] [--quick] [--json FILE]");
+  console.log(
+    "usage: deno task bench [--only matmul,conv,gru,model,flac,features,decode] [--quick] [--json FILE]",
+  );
   Deno.exit(0);
 }
 const only = values.only ? new Set(values.only.split(",")) : null;
@@ -25,7 +27,9 @@ const want = (name: string) => !only || only.has(name);
 
 setQuiet(true);
 const gpu = await initGpu();
-console.log(`adapter: ${gpu.adapterInfo.description || gpu.adapterInfo.vendor}${gpu.isCpuAdapter ? " (CPU)" : ""}`);
+console.log(
+  `adapter: ${gpu.adapterInfo.description || gpu.adapterInfo.vendor}${gpu.isCpuAdapter ? " (CPU)" : ""}`,
+);
 
 const suites: [string, () => Promise<unknown>][] = [
   ["matmul", async () => (await import("./matmul_bench.ts")).benchMatmul(values.quick)],

@@ -9,9 +9,9 @@ import { type ModelConfig, PRESETS } from "../model/config.ts";
 import { AdamW } from "../model/optim.ts";
 import { SpeechRecognitionModel } from "../model/recognizer.ts";
 import { trainStep } from "../model/train_step.ts";
+import { runPythonPeer } from "./python_peer.ts";
 import { report } from "./report.ts";
 
-const PYTHON = "/usr/bin/python3";
 const BATCH = 4;
 const FRAMES = 400;
 const LABELS = 60;
@@ -43,16 +43,10 @@ print(json.dumps({"steps_per_s": steps / (time.perf_counter() - t0)}))
 `;
 
 async function peer(c: ModelConfig, steps: number): Promise<number | null> {
-  try {
-    const dir = new URL("../tests/fixtures/torch/", import.meta.url).pathname;
-    const args = [c.nCnnLayers, c.nRnnLayers, c.rnnDim, c.nFeats, BATCH, FRAMES, LABELS, steps].map(String);
-    const out = await new Deno.Command(PYTHON, { args: ["-c", PEER_SCRIPT, dir, ...args], stdout: "piped" })
-      .output();
-    if (!out.success) return null;
-    return JSON.parse(new TextDecoder().decode(out.stdout)).steps_per_s;
-  } catch {
-    return null;
-  }
+  const dir = new URL("../tests/fixtures/torch/", import.meta.url).pathname;
+  const args = [c.nCnnLayers, c.nRnnLayers, c.rnnDim, c.nFeats, BATCH, FRAMES, LABELS, steps];
+  const r = await runPythonPeer(PEER_SCRIPT, [dir, ...args]);
+  return r ? r.steps_per_s : null;
 }
 
 async function ours(c: ModelConfig, steps: number): Promise<number> {
