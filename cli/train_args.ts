@@ -23,7 +23,7 @@ data:
   --limit N              use only the first N training utterances (quick experiments)
 model:
   --config NAME          tiny | small | tutorial (default tutorial; for the bundled sample: tiny, with
-                         10 epochs, batch 10, lr 2e-3, clip 400 unless given)
+                         20 epochs, batch 5, lr 3e-3, clip 400 and no SpecAugment unless given)
   --n-cnn-layers N --n-rnn-layers N --rnn-dim N --n-feats N --dropout P   override the preset
   --gru-layout L         default (every BiGRU over time, packed lengths) | tutorial (the tutorial's bug)
   --features F           mel (the tutorial's raw power) | logmel (log(mel + 1e-6), trains better)
@@ -33,7 +33,7 @@ training:
   --lr X                 peak learning rate of OneCycleLR (default 5e-4)
   --anneal linear|cos    OneCycleLR annealing (default linear)
   --clip-grad-norm X     clip gradients to this global norm (default: off)
-  --no-specaugment       turn SpecAugment (FrequencyMasking 15, TimeMasking 35) off
+  --no-specaugment       turn SpecAugment (FrequencyMasking 15, TimeMasking 35) off (--specaugment: on)
   --bucketed             length-bucketed batches (less padding)
   --seed N               default 7
   --workers N            audio decoding workers (default 1; 0 decodes on the main thread)
@@ -99,6 +99,7 @@ export interface TrainDefaults {
   batchSize: number;
   lr: number;
   clipGradNorm?: number;
+  specAugment?: boolean;
 }
 
 /** The tutorial's recipe, used for a user's data. */
@@ -133,6 +134,7 @@ export function parseTrainArgs(
         anneal: { type: "string", default: "linear" },
         "clip-grad-norm": { type: "string" },
         "no-specaugment": { type: "boolean", default: false },
+        specaugment: { type: "boolean", default: false },
         bucketed: { type: "boolean", default: false },
         seed: { type: "string", default: "7" },
         workers: { type: "string", default: "1" },
@@ -199,7 +201,7 @@ export function parseTrainArgs(
     anneal: values.anneal,
     clipGradNorm: num(values["clip-grad-norm"], "clip-grad-norm", (n) => n > 0, "a positive number") ??
       defaults.clipGradNorm,
-    specAugment: !values["no-specaugment"],
+    specAugment: values["no-specaugment"] ? false : values.specaugment ? true : defaults.specAugment ?? true,
     bucketed: values.bucketed,
     seed: int(values.seed, "seed", 0)!,
     workers: int(values.workers, "workers", 0)!,
