@@ -34,8 +34,8 @@ export {
   Random,
   setQuiet,
   type Shape,
-  tensor,
   Tensor,
+  tensor,
   tidy,
   zeros,
 } from "./engine/mod.ts";
@@ -51,7 +51,7 @@ export { loadAudio } from "./data/audio.ts";
 export { resample } from "./data/resample.ts";
 
 // Text, corpora, splits and download.
-export { BLANK, CHARACTERS, CharacterMapError, intsToText, N_CLASS, textToInts } from "./data/text.ts";
+export { BLANK, CharacterMapError, CHARACTERS, intsToText, N_CLASS, textToInts } from "./data/text.ts";
 export {
   CorpusError,
   type CorpusOptions,
@@ -79,8 +79,8 @@ export {
   schemeForPath,
   type Split,
   SPLIT_SCHEMES,
-  type SplitScheme,
   splitCorpus,
+  type SplitScheme,
 } from "./data/splits.ts";
 export { crc32 } from "./data/crc32.ts";
 export { extractTar, readTar, TarFormatError, TarPathError } from "./data/tar.ts";
@@ -89,8 +89,8 @@ export { extractTar, readTar, TarFormatError, TarPathError } from "./data/tar.ts
 export {
   loadSafetensorsFile,
   readSafetensors,
-  saveSafetensorsFile,
   SafetensorsError,
+  saveSafetensorsFile,
   writeSafetensors,
 } from "./model/safetensors.ts";
 export type {
@@ -102,15 +102,33 @@ export type {
 } from "./model/safetensors.ts";
 
 // Decoding, language models and metrics.
-export { decodeBatch, type DecodedText, type DecodeOptions, decodeUtterance, greedyDecode } from "./model/decode.ts";
-export { type BeamHypothesis, type BeamSearchOptions, ctcBeamSearch, WordPrefixIndex } from "./model/beam_search.ts";
+export {
+  decodeBatch,
+  type DecodedText,
+  type DecodeOptions,
+  decodeUtterance,
+  greedyDecode,
+} from "./model/decode.ts";
+export {
+  type BeamHypothesis,
+  type BeamSearchOptions,
+  ctcBeamSearch,
+  WordPrefixIndex,
+} from "./model/beam_search.ts";
 export { ArpaError, loadArpa, NgramLm, parseArpa, readArpa } from "./model/arpa.ts";
 export { buildKneserNey, formatArpa, type KneserNeyModel, writeArpaFile } from "./model/kneser_ney.ts";
-export { cer, editDistance, ErrorRateAccumulator, type ErrorRates, errorRates, wer } from "./model/metrics.ts";
+export {
+  cer,
+  editDistance,
+  ErrorRateAccumulator,
+  type ErrorRates,
+  errorRates,
+  wer,
+} from "./model/metrics.ts";
 export {
   FRAME_HOP_SECONDS,
   frameToSeconds,
-  type WordTiming,
   wordTimesInSeconds,
+  type WordTiming,
   wordTimings,
 } from "./model/word_timestamps.ts";

@@ -6,7 +6,7 @@
 import { commands } from "./engine/commands.ts";
 import { Random } from "./engine/random.ts";
 import { tidy } from "./engine/scope.ts";
-import { type Tensor, tensor, zeros } from "./engine/tensor.ts";
+import { tensor, zeros } from "./engine/tensor.ts";
 import { AudioPool } from "./data/audio_pool.ts";
 import { BatchLoader, selectBatches } from "./data/batching.ts";
 import { melSpectrogram } from "./data/features.ts";
@@ -284,5 +284,3 @@ async function main(argv: string[]): Promise<number> {
 }
 
 if (import.meta.main) await runCli("train", () => main(Deno.args));
-
-export type { Tensor };

@@ -70,7 +70,9 @@ export function configFromMetadata(meta: Record<string, string>, file = "checkpo
     const v = meta[name];
     if (v === undefined) continue;
     if (k === "gruLayout") {
-      if (v !== "default" && v !== "tutorial") throw new Error(`${file}: gru_layout "${v}" is not default|tutorial`);
+      if (v !== "default" && v !== "tutorial") {
+        throw new Error(`${file}: gru_layout "${v}" is not default|tutorial`);
+      }
       c.gruLayout = v;
     } else if (k === "features") {
       if (v !== "mel" && v !== "logmel") throw new Error(`${file}: features "${v}" is not mel|logmel`);
@@ -89,8 +91,12 @@ export function validateConfig(c: ModelConfig, what = "config"): void {
   const ints: (keyof ModelConfig)[] = ["nCnnLayers", "nRnnLayers", "rnnDim", "nClass", "nFeats", "stride"];
   for (const k of ints) {
     const v = c[k] as number;
-    if (!Number.isInteger(v) || v < (k === "nCnnLayers" ? 0 : 1)) throw new Error(`${what}: ${k} = ${v} is invalid`);
+    if (!Number.isInteger(v) || v < (k === "nCnnLayers" ? 0 : 1)) {
+      throw new Error(`${what}: ${k} = ${v} is invalid`);
+    }
   }
-  if (c.nFeats % 2 !== 0) throw new Error(`${what}: nFeats must be even (the first conv halves it), got ${c.nFeats}`);
+  if (c.nFeats % 2 !== 0) {
+    throw new Error(`${what}: nFeats must be even (the first conv halves it), got ${c.nFeats}`);
+  }
   if (!(c.dropout >= 0 && c.dropout < 1)) throw new Error(`${what}: dropout ${c.dropout} must be in [0, 1)`);
 }

@@ -4,9 +4,7 @@
  * twice, plus the skip); Linear to rnn_dim; BiGRU blocks (LayerNorm, GELU, bidirectional GRU, dropout);
  * classifier Linear(2 rnn_dim, rnn_dim), GELU, dropout, Linear(rnn_dim, n_class).
  */
-import { isGradEnabled } from "../engine/autograd.ts";
 import { Random } from "../engine/random.ts";
-import { keep } from "../engine/scope.ts";
 import { parameter, type Tensor } from "../engine/tensor.ts";
 import { conv2d } from "../kernels/conv2d.ts";
 import { dropout } from "../kernels/dropout.ts";
@@ -206,11 +204,4 @@ export class SpeechRecognitionModel {
     for (const p of this.params.values()) p.dispose();
     this.params.clear();
   }
-
-  /** Whether a forward now would record the tape (for callers that want to assert inference mode). */
-  static get recording(): boolean {
-    return isGradEnabled();
-  }
 }
-
-export { keep };
