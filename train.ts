@@ -33,13 +33,18 @@ import { parseTrainArgs, type TrainArgs, type TrainDefaults, TUTORIAL_DEFAULTS }
 import { resolveTrainData } from "./cli/train_data.ts";
 import { checkWeights } from "./model/checkpoint.ts";
 
-/** The bundled sample corpus is tiny: a tiny model, a higher learning rate and smaller batches learn in minutes. */
+/**
+ * The bundled sample corpus is small (271 clips): a tiny model, small batches (more steps), a higher learning
+ * rate and no SpecAugment get it past CTC's blank-only phase within a few minutes on the CPU adapter (measured:
+ * dev CER 1.0 -> 0.45 in 15 epochs; with batch 10, lr 2e-3 and SpecAugment it was still blank after 10).
+ */
 const SAMPLE_DEFAULTS: TrainDefaults = {
   config: "tiny",
-  epochs: 10,
-  batchSize: 10,
-  lr: 2e-3,
+  epochs: 20,
+  batchSize: 5,
+  lr: 3e-3,
   clipGradNorm: 400,
+  specAugment: false,
 };
 
 /** A stream seed for one step's dropout or SpecAugment, from the run seed, the step and a purpose tag. */
