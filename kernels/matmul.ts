@@ -13,6 +13,27 @@ import { record } from "../engine/autograd.ts";
 import { launch } from "../engine/kernel.ts";
 import { empty, shapeString, type Tensor } from "../engine/tensor.ts";
 import { sumTo } from "./reduce.ts";
+import { sharedTileGrid, sharedTileSource } from "./matmul_shared.ts";
+import { gpu } from "../engine/device.ts";
+
+export type MatmulStrategy = "registers" | "shared";
+let strategyOverride: MatmulStrategy | null = null;
+
+/**
+ * Register tiles without barriers on the CPU adapter (where barriers are slow), shared-memory tiles on a GPU.
+ * `SPEECH_MATMUL=registers|shared` or {@link setMatmulStrategy} overrides the choice (tests run both).
+ */
+export function matmulStrategy(): MatmulStrategy {
+  if (strategyOverride) return strategyOverride;
+  const env = Deno.env.get("SPEECH_MATMUL");
+  if (env === "registers" || env === "shared") return env;
+  return gpu().isCpuAdapter ? "registers" : "shared";
+}
+
+/** Forces a matmul strategy (null: back to the automatic choice). */
+export function setMatmulStrategy(s: MatmulStrategy | null): void {
+  strategyOverride = s;
+}
 
 // Measured on the CPU adapter (1024^3, GFLOP/s): 8x8 19-20, 16x8 24, 16x12 25, 24x8 20, 16x16 20, 32x4 17.
 // Larger tiles amortise more loads per FMA until the accumulators spill.
@@ -200,6 +221,18 @@ function gemm(
 ): Tensor {
   const out = empty(outShape, "f32", "matmul");
   if (M === 0 || N === 0 || batch === 0) return out;
+  if (batch > 65535) throw new RangeError(`matmul: batch ${batch} exceeds 65535`);
+  const params = [M, N, K, broadcastA ? 0 : M * K, broadcastB ? 0 : K * N];
+  if (matmulStrategy() === "shared") {
+    launch({
+      key: `matmul-shared:${+transA}${+transB}`,
+      wgsl: () => sharedTileSource(transA, transB),
+      tensors: [a, b, out],
+      params,
+      workgroups: sharedTileGrid(M, N, batch),
+    });
+    return out;
+  }
   const v: Variant = {
     transA,
     transB,
@@ -210,12 +243,11 @@ function gemm(
   const key = `matmul:${+transA}${+transB}${+v.vecA}${+v.vecB}${+v.vecC}`;
   const gx = Math.ceil(N / (TN * WGX));
   const gy = Math.ceil(M / (TM * WGY));
-  if (batch > 65535) throw new RangeError(`matmul: batch ${batch} exceeds 65535`);
   launch({
     key,
     wgsl: () => source(v),
     tensors: [a, b, out],
-    params: [M, N, K, broadcastA ? 0 : M * K, broadcastB ? 0 : K * N],
+    params,
     workgroups: [gx, gy, batch],
   });
   return out;

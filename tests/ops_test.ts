@@ -332,3 +332,28 @@ Deno.test("slice, pad and concat", async () => {
     },
   });
 });
+
+// The shared-memory path that real GPUs take runs here too (slowly), so its numbers are checked in CI.
+// Sizes cross the 64x64 output tile in M and in N, and the 16-deep K stage.
+for (const [M, N, Kd] of [[13, 9, 11], [67, 5, 3], [3, 66, 5], [5, 7, 37]] as [number, number, number][]) {
+  for (const tA of [false, true]) {
+    for (const tB of [false, true]) {
+      Deno.test(`matmul (GPU shared-memory path) ${M}x${N}x${Kd} transA=${tA} transB=${tB}`, async () => {
+        K.setMatmulStrategy("shared");
+        try {
+          await checkOp({
+            name: "matmul shared",
+            inputs: [
+              { shape: [2, ...(tA ? [Kd, M] : [M, Kd])], data: randn(rng, 2 * M * Kd) },
+              { shape: tB ? [N, Kd] : [Kd, N], data: randn(rng, Kd * N) },
+            ],
+            gpu: ([a, b]) => K.matmul(a, b, { transA: tA, transB: tB }),
+            ref: ([a, b]) => matmulRef(a, b, 2, M, N, Kd, tA, tB, false, true),
+          });
+        } finally {
+          K.setMatmulStrategy(null);
+        }
+      });
+    }
+  }
+}
