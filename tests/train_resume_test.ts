@@ -53,7 +53,7 @@ Deno.test("a run killed mid-epoch and resumed ends with the same losses as an un
   // Kill the second run with SIGKILL once the mid-epoch checkpoint of step 6 (epoch 2, batch 2 of 4) is on disk.
   const child = train(`${root}/b`);
   const target = `${root}/b/checkpoints/step-000006.safetensors`;
-  for (let i = 0; i < 1200 && !await exists(target); i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 3000 && !await exists(target); i++) await new Promise((r) => setTimeout(r, 20));
   ok(await exists(target), "the run never wrote its step-6 checkpoint");
   child.kill("SIGKILL");
   const killed = await child.output();
