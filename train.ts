@@ -6,9 +6,9 @@
 import { commands } from "./engine/commands.ts";
 import { Random } from "./engine/random.ts";
 import { tidy } from "./engine/scope.ts";
-import { tensor, zeros } from "./engine/tensor.ts";
+import { zeros } from "./engine/tensor.ts";
 import { AudioPool } from "./data/audio_pool.ts";
-import { BatchLoader, selectBatches } from "./data/batching.ts";
+import { BatchLoader, labelTensor, selectBatches } from "./data/batching.ts";
 import { melSpectrogram } from "./data/features.ts";
 import { epochBatches, epochSeed } from "./data/sampler.ts";
 import { specAugment } from "./kernels/specaugment.ts";
@@ -218,7 +218,7 @@ async function main(argv: string[]): Promise<number> {
           const spectrograms = args.specAugment
             ? specAugment(features, frames, new Random(stepSeed(args.seed, pos.step, 2)))
             : features;
-          const labels = tensor(b.labels, [b.utterances.length, Math.max(b.maxLabelLength, 1)], "i32");
+          const labels = labelTensor(b);
           const r = trainStep(model, optimizer, {
             spectrograms,
             labels,

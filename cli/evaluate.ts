@@ -4,8 +4,7 @@
  */
 import { noGrad } from "../engine/autograd.ts";
 import { tidy } from "../engine/scope.ts";
-import { tensor } from "../engine/tensor.ts";
-import { type Batch, BatchLoader, type SkippedFile } from "../data/batching.ts";
+import { type Batch, BatchLoader, labelTensor, type SkippedFile } from "../data/batching.ts";
 import { gpu } from "../engine/device.ts";
 import type { AudioDecoder } from "../data/audio_pool.ts";
 import type { UtteranceInfo } from "../data/librispeech.ts";
@@ -76,7 +75,7 @@ export async function evaluate(
     const { logProbs, sampleLosses } = noGrad(() =>
       tidy(() => {
         const { features } = melSpectrogram(b.waveforms, { nMels: c.nFeats, log: c.features === "logmel" });
-        const labels = tensor(b.labels, [b.utterances.length, Math.max(b.maxLabelLength, 1)], "i32");
+        const labels = labelTensor(b);
         const r = batchLoss(model, {
           spectrograms: features,
           labels,

@@ -11,6 +11,7 @@
  * 1 + floor(samples / 200) frames; the model's stride-2 first convolution halves them, so
  * input_lengths = frames // 2; label_lengths = the transcript's length in characters.
  */
+import { type Tensor, tensor } from "../engine/tensor.ts";
 import type { AudioDecoder, DecodeResult } from "./audio_pool.ts";
 import { CorpusError, type UtteranceInfo } from "./librispeech.ts";
 import { CharacterMapError, textToInts } from "./text.ts";
@@ -217,4 +218,14 @@ export class BatchLoader implements AsyncIterable<Batch> {
       skipped,
     };
   }
+}
+
+/**
+ * A batch's labels as an i32 (batch, maxLabel) tensor for the CTC loss; a batch whose transcripts are all empty
+ * gets one padding column (CTC reads only `labelLengths[b]` entries of each row).
+ */
+export function labelTensor(b: Pick<Batch, "labels" | "maxLabelLength" | "utterances">): Tensor {
+  const n = b.utterances.length;
+  if (b.maxLabelLength === 0) return tensor(new Int32Array(n), [n, 1], "i32");
+  return tensor(b.labels, [n, b.maxLabelLength], "i32");
 }
