@@ -1,0 +1,69 @@
+/** The eval and transcribe commands end to end, on the PyTorch-trained fixture checkpoint and real clips. */
+import * as assert from "node:assert/strict";
+import { loadGreedyReferences, TORCH_FIXTURES_DIR } from "./torch_fixtures.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const CHECKPOINT = new URL("pytorch_trained/model.safetensors", TORCH_FIXTURES_DIR).pathname;
+const SPEECH = new URL("../../shared/speech/", import.meta.url).pathname;
+const hasShared = await Deno.stat(SPEECH).then(() => true, () => false);
+
+async function run(
+  script: string,
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}${script}`, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+Deno.test({
+  name: "transcribe prints FILE<TAB>TRANSCRIPT as PyTorch's greedy decoding, and names unreadable files",
+  ignore: !hasShared,
+  fn: async () => {
+    const refs = loadGreedyReferences().slice(0, 3);
+    const files = refs.map((r) => SPEECH + r.file);
+    const r = await run("cli/transcribe.ts", ["--checkpoint", CHECKPOINT, ...files, "/nonexistent.wav"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split("\n"), refs.map((ref, i) => `${files[i]}\t${ref.pytorchGreedy}`));
+    assert.match(r.stderr, /skipping \/nonexistent\.wav/);
+    assert.match(r.stderr, /1 file\(s\) could not be read/);
+  },
+});
+
+Deno.test({
+  name: "eval reports corpus-level and tutorial WER/CER and writes the predictions TSV",
+  ignore: !hasShared,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    const tsv = `${dir}/predictions.tsv`;
+    const r = await run("cli/eval.ts", [
+      "--checkpoint",
+      CHECKPOINT,
+      "--data",
+      `${SPEECH}fsdd`,
+      "--limit",
+      "12",
+      "--predictions",
+      tsv,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      /greedy: +WER [\d.]+ CER [\d.]+ \(corpus-level\) \| WER [\d.]+ CER [\d.]+ \(tutorial/,
+    );
+    const lines = (await Deno.readTextFile(tsv)).trim().split("\n");
+    assert.equal(lines[0], "id\treference\thypothesis\tcer\twer");
+    assert.equal(lines.length, 13);
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test("a missing checkpoint is one clear line and a non-zero exit", async () => {
+  const r = await run("cli/transcribe.ts", ["--checkpoint", "/nonexistent.safetensors", "x.flac"]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /checkpoint not found: \/nonexistent\.safetensors/);
+});
