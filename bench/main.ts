@@ -13,6 +13,7 @@ const { values } = parseArgs({
     only: { type: "string" },
     quick: { type: "boolean", default: false },
     json: { type: "string" },
+    gpu: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
 });
