@@ -31,6 +31,12 @@ const gpu = await initGpu();
 console.log(
   `adapter: ${gpu.adapterInfo.description || gpu.adapterInfo.vendor}${gpu.isCpuAdapter ? " (CPU)" : ""}`,
 );
+if (values.gpu && gpu.isCpuAdapter) {
+  console.error(
+    "bench: --gpu was given but WebGPU found only a CPU adapter (check the driver and Vulkan loader)",
+  );
+  Deno.exit(1);
+}
 
 const suites: [string, () => Promise<unknown>][] = [
   ["matmul", async () => (await import("./matmul_bench.ts")).benchMatmul(values.quick)],
