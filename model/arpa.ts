@@ -15,51 +15,45 @@
  * every score unchanged.
  */
 
-/** Append-only Int32 column that doubles its capacity (no JS array per n-gram). */
-export class GrowableInt32 {
-  #data = new Int32Array(16);
+/** An append-only typed-array column that doubles its capacity (no JS array per n-gram). */
+class GrowableColumn<T extends Int32Array | Float32Array> {
+  #data: T;
   #length = 0;
+  constructor(private readonly make: (n: number) => T) {
+    this.#data = make(16);
+  }
   get length(): number {
     return this.#length;
   }
   push(v: number): void {
     if (this.#length === this.#data.length) {
-      const next = new Int32Array(this.#data.length * 2);
+      const next = this.make(this.#data.length * 2);
       next.set(this.#data);
       this.#data = next;
     }
     this.#data[this.#length++] = v;
   }
   /** The filled part, sharing memory (invalid after the next push that grows). */
-  view(): Int32Array {
-    return this.#data.subarray(0, this.#length);
+  view(): T {
+    return this.#data.subarray(0, this.#length) as T;
   }
   /** A right-sized copy. */
-  toArray(): Int32Array {
-    return this.#data.slice(0, this.#length);
+  toArray(): T {
+    return this.#data.slice(0, this.#length) as T;
   }
 }
 
-/** Append-only Float32 column that doubles its capacity. */
-export class GrowableFloat32 {
-  #data = new Float32Array(16);
-  #length = 0;
-  get length(): number {
-    return this.#length;
+/** Append-only Int32 column. */
+export class GrowableInt32 extends GrowableColumn<Int32Array> {
+  constructor() {
+    super((n) => new Int32Array(n));
   }
-  push(v: number): void {
-    if (this.#length === this.#data.length) {
-      const next = new Float32Array(this.#data.length * 2);
-      next.set(this.#data);
-      this.#data = next;
-    }
-    this.#data[this.#length++] = v;
-  }
-  view(): Float32Array {
-    return this.#data.subarray(0, this.#length);
-  }
-  toArray(): Float32Array {
-    return this.#data.slice(0, this.#length);
+}
+
+/** Append-only Float32 column. */
+export class GrowableFloat32 extends GrowableColumn<Float32Array> {
+  constructor() {
+    super((n) => new Float32Array(n));
   }
 }
 
