@@ -4,15 +4,20 @@
  */
 import { noGrad } from "../engine/autograd.ts";
 import { tidy } from "../engine/scope.ts";
-import { type Batch, BatchLoader, labelTensor, type SkippedFile } from "../data/batching.ts";
-import { gpu } from "../engine/device.ts";
+import {
+  type Batch,
+  BatchLoader,
+  labelTensor,
+  type SkippedFile,
+  spectrogramFrames,
+} from "../data/batching.ts";
 import type { AudioDecoder } from "../data/audio_pool.ts";
 import type { UtteranceInfo } from "../data/librispeech.ts";
 import { melSpectrogram } from "../data/features.ts";
 import { greedyDecode } from "../model/decode.ts";
 import { type ErrorRates, errorRates } from "../model/metrics.ts";
 import type { SpeechRecognitionModel } from "../model/recognizer.ts";
-import { batchLoss, largestActivationBytes } from "../model/train_step.ts";
+import { batchLoss, groupsToFit } from "../model/train_step.ts";
 
 /** Utterances [start, start + size) of a loaded batch, with their labels re-padded. */
 function partOf(b: Batch, start: number, size: number): Batch {
@@ -60,13 +65,10 @@ export async function evaluate(
   let lossSum = 0;
   let lossCount = 0;
   const c = model.config;
-  const limit = gpu().limits.maxStorageBufferBindingSize * 0.9;
   for await (const whole of loader) {
-    const frames = 1 + Math.floor(Math.max(...whole.waveforms.map((w) => w.length)) / 200);
-    const parts = Math.ceil(
-      largestActivationBytes(c, whole.utterances.length, frames, whole.maxLabelLength) / limit,
-    );
-    const size = Math.ceil(whole.utterances.length / Math.max(parts, 1));
+    const frames = spectrogramFrames(Math.max(...whole.waveforms.map((w) => w.length)));
+    const parts = groupsToFit(c, whole.utterances.length, frames, whole.maxLabelLength);
+    const size = Math.ceil(whole.utterances.length / parts);
     for (let s = 0; s < whole.utterances.length; s += size) {
       await evaluatePart(partOf(whole, s, size));
     }

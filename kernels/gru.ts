@@ -49,7 +49,8 @@ export interface BiGruOptions {
   packed?: boolean;
 }
 
-const WEIGHT_ORDER = [
+/** The 8 weights in the order the autograd node lists them (and PyTorch's state_dict has them). */
+export const WEIGHT_ORDER = [
   "weight_ih",
   "weight_hh",
   "bias_ih",

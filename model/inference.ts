@@ -3,7 +3,6 @@
  * once per batch, then CTC decoding on the CPU (greedy, or beam search with an optional language model).
  */
 import { noGrad } from "../engine/autograd.ts";
-import { gpu } from "../engine/device.ts";
 import { tidy } from "../engine/scope.ts";
 import { melSpectrogram } from "../data/features.ts";
 import { logSoftmax } from "../kernels/softmax.ts";
@@ -11,7 +10,8 @@ import type { NgramLm } from "./arpa.ts";
 import { ctcBeamSearch } from "./beam_search.ts";
 import { greedyDecode } from "./decode.ts";
 import type { SpeechRecognitionModel } from "./recognizer.ts";
-import { largestActivationBytes } from "./train_step.ts";
+import { groupsToFit } from "./train_step.ts";
+import { spectrogramFrames } from "../data/batching.ts";
 import type { WordTiming } from "./word_timestamps.ts";
 
 /** Log-probabilities of one utterance: `time` rows of `nClass`, of which `length` are valid. */
@@ -33,10 +33,7 @@ export async function logProbsOf(
 ): Promise<UtteranceLogProbs[]> {
   const c = model.config;
   const longest = Math.max(...waveforms.map((w) => w.length));
-  const limit = gpu().limits.maxStorageBufferBindingSize * 0.9;
-  const parts = Math.ceil(
-    largestActivationBytes(c, waveforms.length, 1 + Math.floor(longest / 200), 0) / limit,
-  );
+  const parts = groupsToFit(c, waveforms.length, spectrogramFrames(longest), 0);
   if (parts > 1 && waveforms.length > 1) {
     // Too big for one storage binding: run the utterances in smaller groups (each is independent).
     const size = Math.ceil(waveforms.length / parts);

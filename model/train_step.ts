@@ -50,19 +50,26 @@ export function largestActivationBytes(c: ModelConfig, n: number, frames: number
   );
 }
 
+/** How many groups `n` utterances must be cut into for every activation to fit one storage binding. */
+export function groupsToFit(c: ModelConfig, n: number, frames: number, maxLabel: number): number {
+  const limit = gpu().limits.maxStorageBufferBindingSize * 0.9;
+  return Math.min(
+    Math.max(1, Math.ceil(largestActivationBytes(c, n, frames, maxLabel) / limit)),
+    Math.max(n, 1),
+  );
+}
+
 /** How many micro-batches a batch must be cut into for every activation to fit one storage binding. */
 export function microBatchCount(c: ModelConfig, batch: Batch): number {
   const [n, , , frames] = batch.spectrograms.shape;
-  const maxLabel = batch.labels.shape[1];
-  const limit = gpu().limits.maxStorageBufferBindingSize * 0.9;
-  const k = Math.ceil(largestActivationBytes(c, n, frames, maxLabel) / limit);
+  const k = groupsToFit(c, n, frames, batch.labels.shape[1]);
   if (k > 1 && c.gruLayout === "tutorial") {
     throw new RangeError(
       `this batch needs ${k} micro-batches to fit the adapter's binding limit, but the tutorial GRU layout runs ` +
         `its recurrence across the batch; use a smaller --batch-size`,
     );
   }
-  return Math.min(k, n);
+  return k;
 }
 
 /** Computes the loss of a batch (and its gradients when `withGrad`); used by training and evaluation. */

@@ -1,20 +1,11 @@
 import { equal as assertEquals } from "node:assert/strict";
 import { backward, tensor, tidy } from "../engine/mod.ts";
-import { biGru, type BiGruWeights } from "../kernels/gru.ts";
+import { biGru, type BiGruWeights, WEIGHT_ORDER } from "../kernels/gru.ts";
 import { assertClose, checkOp, randn, Random } from "./harness.ts";
 
 const rng = new Random(11);
 
-const WEIGHT_NAMES = [
-  "weight_ih",
-  "weight_hh",
-  "bias_ih",
-  "bias_hh",
-  "weight_ih_reverse",
-  "weight_hh_reverse",
-  "bias_ih_reverse",
-  "bias_hh_reverse",
-] as const;
+const WEIGHT_NAMES = WEIGHT_ORDER;
 
 interface Dims {
   B: number;
