@@ -6,6 +6,12 @@
  * buffer copy needs the encoder, or after {@link MAX_DISPATCHES_PER_SUBMIT} launches so that pooled buffers get
  * recycled. Each launch's small parameter block goes into a shared uniform arena (256-byte slots) that is
  * uploaded once per submit, instead of one tiny buffer per launch.
+ *
+ * On Mesa's CPU adapter the parameter block is bound as read-only storage rather than as a uniform buffer:
+ * lavapipe "inlines" uniform values that steer control flow, compiling (and keeping forever) a new shader variant
+ * for every distinct parameter block it sees bound. A GRU step kernel launched once per frame with the step
+ * index in its parameters then cost about 480 KB and a JIT compile per launch (1.2 GB for 2400 frames).
+ * Storage loads are never inlined, so one compiled variant serves every launch.
  */
 import { BufferPool } from "./buffer_pool.ts";
 import { gpu, throwPendingGpuErrors } from "./device.ts";
@@ -30,6 +36,8 @@ class Recorder {
   private spareChunks: UniformChunk[] = [];
   private pipelines = new Map<string, GPUComputePipeline>();
   private maxBinding: number;
+  /** Bind the parameter block as read-only storage (see the header: lavapipe's uniform inlining). */
+  private paramsAsStorage: boolean;
   /** Launches recorded since the process started (for benches and tests). */
   totalDispatches = 0;
   totalSubmits = 0;
@@ -39,13 +47,16 @@ class Recorder {
     this.device = g.device;
     this.pool = new BufferPool(g.device, g.limits.maxBufferSize);
     this.maxBinding = g.limits.maxStorageBufferBindingSize;
+    this.paramsAsStorage = g.isCpuAdapter;
   }
 
   /** The compiled pipeline for `key`, building the WGSL with `source()` the first time. */
   pipeline(key: string, source: () => string): GPUComputePipeline {
     let p = this.pipelines.get(key);
     if (!p) {
-      const module = this.device.createShaderModule({ code: source(), label: key });
+      let code = source();
+      if (this.paramsAsStorage) code = code.replace(/var<uniform>(\s+u\s*:)/, "var<storage, read>$1");
+      const module = this.device.createShaderModule({ code, label: key });
       p = this.device.createComputePipeline({
         layout: "auto",
         compute: { module, entryPoint: "main" },
@@ -72,7 +83,7 @@ class Recorder {
       chunk = this.spareChunks.pop() ?? {
         buffer: this.device.createBuffer({
           size: UNIFORM_CHUNK,
-          usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+          usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
           label: "uniform arena",
         }),
         bytes: new Uint8Array(UNIFORM_CHUNK),
