@@ -29,6 +29,10 @@ export class BufferPool {
   liveBytes = 0;
   /** Bytes held by the pool in total (live, parked and free). */
   totalBytes = 0;
+  /** Highest `liveBytes` since the start or the last {@link resetPeak}. */
+  peakLiveBytes = 0;
+  /** Highest `totalBytes` since the start or the last {@link resetPeak}. */
+  peakTotalBytes = 0;
 
   constructor(private device: GPUDevice, private maxBufferSize: number) {}
 
@@ -45,9 +49,11 @@ export class BufferPool {
       buf = this.device.createBuffer({ size, usage: USAGE, label });
       this.sizes.set(buf, size);
       this.totalBytes += size;
+      if (this.totalBytes > this.peakTotalBytes) this.peakTotalBytes = this.totalBytes;
     }
     this.liveCount++;
     this.liveBytes += size;
+    if (this.liveBytes > this.peakLiveBytes) this.peakLiveBytes = this.liveBytes;
     return buf;
   }
 
@@ -67,6 +73,12 @@ export class BufferPool {
       list.push(buf);
     }
     this.parked.length = 0;
+  }
+
+  /** Starts the peaks again from the current figures (e.g. before one phase whose peak is wanted). */
+  resetPeak(): void {
+    this.peakLiveBytes = this.liveBytes;
+    this.peakTotalBytes = this.totalBytes;
   }
 
   /** Destroys every free buffer (memory pressure, or the end of a run). */
