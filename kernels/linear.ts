@@ -30,5 +30,9 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
     return reshape(y, [outF]);
   }
   const y = matmul(x, weight, { transB: true });
-  return bias ? add(y, bias) : y;
+  if (!bias) return y;
+  const out = add(y, bias);
+  // Nothing recorded keeps the product alive: free it now rather than at the end of the scope.
+  if (!y.requiresGrad) y.dispose();
+  return out;
 }

@@ -140,63 +140,88 @@ export class SpeechRecognitionModel {
     const training = (opts.training ?? false) && c.dropout > 0;
     const seedRng = new Random(opts.dropoutSeed ?? 0);
     const drop = (x: Tensor) => training ? dropout(x, c.dropout, seedRng.nextU32(), true) : x;
+    // `then(x, f)` is f(x) with x freed as soon as f is recorded, when nothing recorded for backward holds it
+    // (inference, or a frozen part): the forward's peak is then a few activations, not all of them.
+    const then = (x: Tensor, f: (x: Tensor) => Tensor): Tensor => {
+      const y = f(x);
+      if (y !== x && x !== spec && !x.requiresGrad) x.dispose();
+      return y;
+    };
 
     let x = conv2d(spec, this.p("cnn.weight"), this.p("cnn.bias"), { stride: c.stride, padding: 1 });
-    for (let i = 0; i < c.nCnnLayers; i++) {
-      const pre = `rescnn_layers.${i}`;
-      const residual = x;
-      // CNNLayerNorm: LayerNorm over the feature axis (2) of (batch, channels, feats, frames).
-      x = layerNormAxis(
-        x,
-        this.p(`${pre}.layer_norm1.layer_norm.weight`),
-        this.p(`${pre}.layer_norm1.layer_norm.bias`),
-        2,
-        LN_EPS,
-      );
-      x = drop(gelu(x));
-      x = conv2d(x, this.p(`${pre}.cnn1.weight`), this.p(`${pre}.cnn1.bias`), { stride: 1, padding: 1 });
-      x = layerNormAxis(
-        x,
-        this.p(`${pre}.layer_norm2.layer_norm.weight`),
-        this.p(`${pre}.layer_norm2.layer_norm.bias`),
-        2,
-        LN_EPS,
-      );
-      x = drop(gelu(x));
-      x = conv2d(x, this.p(`${pre}.cnn2.weight`), this.p(`${pre}.cnn2.bias`), { stride: 1, padding: 1 });
-      x = add(x, residual);
-    }
+    for (let i = 0; i < c.nCnnLayers; i++) x = this.residualBlock(x, i, drop, then);
     const [b, ch, f, frames] = x.shape;
-    x = transpose(reshape(x, [b, ch * f, frames]), 1, 2);
-    x = linear(x, this.p("fully_connected.weight"), this.p("fully_connected.bias"));
+    x = then(x, (x) => transpose(reshape(x, [b, ch * f, frames]), 1, 2));
+    x = then(x, (x) => linear(x, this.p("fully_connected.weight"), this.p("fully_connected.bias")));
     const lengths = inputLengths.map((n) => Math.min(Math.max(n, 0), frames));
     for (let i = 0; i < c.nRnnLayers; i++) {
       const pre = `birnn_layers.${i}`;
-      x = layerNorm(x, this.p(`${pre}.layer_norm.weight`), this.p(`${pre}.layer_norm.bias`), LN_EPS);
-      x = gelu(x);
-      const g = `${pre}.BiGRU`;
-      const weights: BiGruWeights = {
-        weight_ih: this.p(`${g}.weight_ih_l0`),
-        weight_hh: this.p(`${g}.weight_hh_l0`),
-        bias_ih: this.p(`${g}.bias_ih_l0`),
-        bias_hh: this.p(`${g}.bias_hh_l0`),
-        weight_ih_reverse: this.p(`${g}.weight_ih_l0_reverse`),
-        weight_hh_reverse: this.p(`${g}.weight_hh_l0_reverse`),
-        bias_ih_reverse: this.p(`${g}.bias_ih_l0_reverse`),
-        bias_hh_reverse: this.p(`${g}.bias_hh_l0_reverse`),
-      };
-      if (c.gruLayout === "default") {
-        x = biGru(x, lengths, weights, { batchFirst: true, packed: true });
-      } else {
-        // The tutorial's layers after the first are built batch_first=False yet get (batch, time, feature):
-        // their recurrence runs along the batch axis.
-        x = biGru(x, null, weights, { batchFirst: i === 0, packed: false });
-      }
-      x = drop(x);
+      x = then(
+        x,
+        (x) => layerNorm(x, this.p(`${pre}.layer_norm.weight`), this.p(`${pre}.layer_norm.bias`), LN_EPS),
+      );
+      x = then(x, gelu);
+      x = then(x, (x) => this.biGruLayer(x, i, lengths));
+      x = then(x, drop);
     }
-    x = linear(x, this.p("classifier.0.weight"), this.p("classifier.0.bias"));
-    x = drop(gelu(x));
-    return linear(x, this.p("classifier.3.weight"), this.p("classifier.3.bias"));
+    x = then(x, (x) => linear(x, this.p("classifier.0.weight"), this.p("classifier.0.bias")));
+    x = then(x, gelu);
+    x = then(x, drop);
+    return then(x, (x) => linear(x, this.p("classifier.3.weight"), this.p("classifier.3.bias")));
+  }
+
+  /** ResidualCNN block `i`: (LayerNorm over features, GELU, dropout, conv 3x3) twice, plus the skip. */
+  private residualBlock(
+    input: Tensor,
+    i: number,
+    drop: (x: Tensor) => Tensor,
+    then: (x: Tensor, f: (x: Tensor) => Tensor) => Tensor,
+  ): Tensor {
+    const pre = `rescnn_layers.${i}`;
+    const norm = (x: Tensor, k: number) =>
+      layerNormAxis(
+        x,
+        this.p(`${pre}.layer_norm${k}.layer_norm.weight`),
+        this.p(`${pre}.layer_norm${k}.layer_norm.bias`),
+        2,
+        LN_EPS,
+      );
+    const conv = (x: Tensor, k: number) =>
+      conv2d(x, this.p(`${pre}.cnn${k}.weight`), this.p(`${pre}.cnn${k}.bias`), { stride: 1, padding: 1 });
+    // CNNLayerNorm: LayerNorm over the feature axis (2) of (batch, channels, feats, frames). The input is the
+    // residual, so it stays alive until the skip is added.
+    let x = norm(input, 1);
+    x = then(x, gelu);
+    x = then(x, drop);
+    x = then(x, (x) => conv(x, 1));
+    x = then(x, (x) => norm(x, 2));
+    x = then(x, gelu);
+    x = then(x, drop);
+    x = then(x, (x) => conv(x, 2));
+    x = then(x, (x) => add(x, input));
+    // The block's input is consumed here too (it was the residual).
+    if (!input.requiresGrad && input !== x) input.dispose();
+    return x;
+  }
+
+  private biGruLayer(x: Tensor, i: number, lengths: readonly number[]): Tensor {
+    const g = `birnn_layers.${i}.BiGRU`;
+    const weights: BiGruWeights = {
+      weight_ih: this.p(`${g}.weight_ih_l0`),
+      weight_hh: this.p(`${g}.weight_hh_l0`),
+      bias_ih: this.p(`${g}.bias_ih_l0`),
+      bias_hh: this.p(`${g}.bias_hh_l0`),
+      weight_ih_reverse: this.p(`${g}.weight_ih_l0_reverse`),
+      weight_hh_reverse: this.p(`${g}.weight_hh_l0_reverse`),
+      bias_ih_reverse: this.p(`${g}.bias_ih_l0_reverse`),
+      bias_hh_reverse: this.p(`${g}.bias_hh_l0_reverse`),
+    };
+    if (this.config.gruLayout === "default") {
+      return biGru(x, lengths, weights, { batchFirst: true, packed: true });
+    }
+    // The tutorial's layers after the first are built batch_first=False yet get (batch, time, feature): their
+    // recurrence runs along the batch axis.
+    return biGru(x, null, weights, { batchFirst: i === 0, packed: false });
   }
 
   /** Frees every parameter (and its gradient). */
