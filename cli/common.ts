@@ -56,5 +56,21 @@ export async function loadModel(path: string): Promise<SpeechRecognitionModel> {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  return new SpeechRecognitionModel(config, weights);
+  const model = new SpeechRecognitionModel(config, weights);
+  releaseHostCopies(weights);
+  return model;
+}
+
+/**
+ * Frees the host copies of weights now on the GPU (the upload copies them). Without this the file's bytes (95 MB
+ * for the tutorial model) stay resident until V8 happens to collect them, which a run with a small JS heap may
+ * never do: detaching an ArrayBuffer frees its memory at once.
+ */
+function releaseHostCopies(weights: Map<string, Float32Array>): void {
+  const buffers = new Set<ArrayBuffer>();
+  for (const w of weights.values()) buffers.add(w.buffer as ArrayBuffer);
+  weights.clear();
+  for (const b of buffers) {
+    if (typeof b.transfer === "function" && !b.detached) b.transfer(0);
+  }
 }

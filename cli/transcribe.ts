@@ -1,11 +1,15 @@
 /**
  * `deno task transcribe --checkpoint CK FILE...`: prints FILE<TAB>TRANSCRIPT for each FLAC or WAV file (any
- * sample rate, resampled to 16 kHz; stereo mixed down). With --timestamps, each word's start and end follow.
+ * sample rate, resampled to 16 kHz; stereo mixed down; any length). With --timestamps, each word's start and
+ * end follow. Files are read as streams and cut into overlapping windows (model/long_inference.ts), so memory
+ * stays the same for a 2-hour recording as for a 1-minute one.
  */
 import { parseArgs } from "node:util";
-import { loadAudio } from "../data/audio.ts";
+import { openAudioStream } from "../data/audio_stream.ts";
 import { loadArpa } from "../model/arpa.ts";
-import { decodeLogProbs, type DecoderOptions, logProbsOf } from "../model/inference.ts";
+import type { DecoderOptions } from "../model/inference.ts";
+import { type Recording, transcribeRecordings } from "../model/long_inference.ts";
+import { windowOptions } from "../model/windows.ts";
 import { FRAME_HOP_SECONDS } from "../model/word_timestamps.ts";
 import { loadModel, requireGpu, runCli, UsageError } from "./common.ts";
 
@@ -20,7 +24,9 @@ options:
   --lm FILE             ARPA n-gram language model for the beam search (.arpa or .arpa.gz)
   --alpha X --beta X    language model weight and word insertion bonus (default 0.5, 1.0)
   --timestamps          also print each word with its start and end time in seconds
-  --batch-size N        files run through the model together (default 8)
+  --window SECONDS      long recordings are cut into windows of this length, context included (default 24)
+  --window-context S    seconds each window overlaps its neighbours by on each side (default 2)
+  --batch-size N        windows (of one file or several) run through the model together (default 4)
   -h, --help            this text`;
 
 export async function main(args: string[]): Promise<number> {
@@ -35,7 +41,9 @@ export async function main(args: string[]): Promise<number> {
       alpha: { type: "string" },
       beta: { type: "string" },
       timestamps: { type: "boolean", default: false },
-      "batch-size": { type: "string", default: "8" },
+      window: { type: "string", default: "24" },
+      "window-context": { type: "string", default: "2" },
+      "batch-size": { type: "string", default: "4" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -62,34 +70,53 @@ export async function main(args: string[]): Promise<number> {
     beta: values.beta !== undefined ? Number(values.beta) : undefined,
   };
   if (decoder.lm && decoder.decoder === "greedy") decoder.decoder = "beam";
+  let window;
+  try {
+    window = windowOptions(Number(values.window), Number(values["window-context"]));
+  } catch (e) {
+    throw new UsageError(`--window / --window-context: ${(e as Error).message}`);
+  }
+  // The tutorial layout's later BiGRU layers run across the batch: its windows must run one at a time.
+  const windowsPerBatch = model.config.gruLayout === "tutorial" ? 1 : batchSize;
   let failed = 0;
-  for (let i = 0; i < positionals.length; i += batchSize) {
-    const files = positionals.slice(i, i + batchSize);
-    const loaded: { file: string; waveform: Float32Array }[] = [];
-    for (const file of files) {
-      try {
-        loaded.push({ file, waveform: (await loadAudio(file, 16000)).waveform });
-      } catch (e) {
-        failed++;
-        console.error(`transcribe: skipping ${file}: ${(e as Error).message}`);
+  const results = transcribeRecordings(model, recordings(positionals), {
+    ...decoder,
+    window,
+    batchSize: windowsPerBatch,
+  });
+  for await (const r of results) {
+    if (!r.transcript) {
+      failed++;
+      console.error(`transcribe: skipping ${r.name}: ${r.error?.message}`);
+      continue;
+    }
+    console.log(`${r.name}\t${r.transcript.text}`);
+    if (values.timestamps) {
+      for (const w of r.transcript.words) {
+        const start = (w.startFrame * FRAME_HOP_SECONDS).toFixed(3);
+        const end = ((w.endFrame + 1) * FRAME_HOP_SECONDS).toFixed(3);
+        console.log(`\t${start}\t${end}\t${w.word}`);
       }
     }
-    if (loaded.length === 0) continue;
-    const outputs = await logProbsOf(model, loaded.map((l) => l.waveform));
-    outputs.forEach((u, k) => {
-      const t = decodeLogProbs(u, decoder);
-      console.log(`${loaded[k].file}\t${t.text}`);
-      if (values.timestamps) {
-        for (const w of t.words) {
-          const start = (w.startFrame * FRAME_HOP_SECONDS).toFixed(3);
-          const end = ((w.endFrame + 1) * FRAME_HOP_SECONDS).toFixed(3);
-          console.log(`\t${start}\t${end}\t${w.word}`);
-        }
-      }
-    });
   }
   if (failed > 0) console.error(`transcribe: ${failed} file(s) could not be read`);
   return failed > 0 && failed === positionals.length ? 1 : 0;
+}
+
+/** Each file as a stream of 16 kHz samples, opened only when the transcriber reaches it. */
+async function* recordings(files: readonly string[]): AsyncGenerator<Recording> {
+  for (const file of files) {
+    yield { name: file, audio: streamOf(file) };
+  }
+}
+
+async function* streamOf(file: string): AsyncGenerator<Float32Array> {
+  const stream = await openAudioStream(file, 16000);
+  try {
+    for await (const chunk of stream) yield chunk;
+  } finally {
+    await stream.close();
+  }
 }
 
 if (import.meta.main) await runCli("transcribe", () => main(Deno.args));

@@ -36,8 +36,55 @@ function checkShape(what: string, logProbs: Float32Array, time: number, validLen
 }
 
 /**
- * Greedy CTC decoding of one utterance, as the tutorial's GreedyDecoder but within the valid length: the argmax
- * class of each frame (the first on ties, like torch.argmax), repeats collapsed, blanks dropped.
+ * Greedy CTC decoding fed frame by frame (a long recording window after window): the argmax class of each frame
+ * (the first on ties, like torch.argmax), repeats collapsed, blanks dropped. The last frame's class carries over
+ * between pushes, so decoding in pieces gives exactly what decoding the concatenation would.
+ */
+export class GreedyDecoder {
+  private labels: number[] = [];
+  private starts: number[] = [];
+  private ends: number[] = [];
+  private previous = -1;
+  /** Frames pushed so far (the whole-recording index of the next frame). */
+  frames = 0;
+
+  /** Decodes `count` frames of `nClass` values starting at `offset` of `logProbs`. */
+  push(logProbs: Float32Array, count: number, offset = 0, nClass = N_CLASS): void {
+    for (let t = 0; t < count; t++, this.frames++) {
+      const row = offset + t * nClass;
+      let best = 0;
+      let bestValue = logProbs[row];
+      for (let c = 1; c < nClass; c++) {
+        const v = logProbs[row + c];
+        // NaN never wins, so a NaN row decodes as its first finite maximum (class 0 if all are NaN).
+        if (v > bestValue || (bestValue !== bestValue && v === v)) {
+          bestValue = v;
+          best = c;
+        }
+      }
+      if (best !== BLANK) {
+        if (best === this.previous) this.ends[this.ends.length - 1] = this.frames;
+        else {
+          this.labels.push(best);
+          this.starts.push(this.frames);
+          this.ends.push(this.frames);
+        }
+      }
+      this.previous = best;
+    }
+  }
+
+  /** The text so far, with each character's and word's frames. */
+  result(): DecodedText {
+    const l = Int32Array.from(this.labels);
+    const s = Int32Array.from(this.starts);
+    const e = Int32Array.from(this.ends);
+    return { text: intsToText(l), labels: l, startFrames: s, endFrames: e, words: wordTimings(l, s, e) };
+  }
+}
+
+/**
+ * Greedy CTC decoding of one utterance, as the tutorial's GreedyDecoder but within the valid length.
  * `logProbs` holds `time` rows of `nClass` values starting at `offset`.
  */
 export function greedyDecode(
@@ -46,38 +93,10 @@ export function greedyDecode(
   validLength: number = time,
   offset = 0,
 ): DecodedText {
-  const nClass = N_CLASS;
-  checkShape("greedyDecode", logProbs.subarray(offset), time, validLength, nClass);
-  const labels: number[] = [];
-  const starts: number[] = [];
-  const ends: number[] = [];
-  let previous = -1;
-  for (let t = 0; t < validLength; t++) {
-    const row = offset + t * nClass;
-    let best = 0;
-    let bestValue = logProbs[row];
-    for (let c = 1; c < nClass; c++) {
-      const v = logProbs[row + c];
-      // NaN never wins, so a NaN row decodes as its first finite maximum (class 0 if all are NaN).
-      if (v > bestValue || (bestValue !== bestValue && v === v)) {
-        bestValue = v;
-        best = c;
-      }
-    }
-    if (best !== BLANK) {
-      if (best === previous) ends[ends.length - 1] = t;
-      else {
-        labels.push(best);
-        starts.push(t);
-        ends.push(t);
-      }
-    }
-    previous = best;
-  }
-  const l = Int32Array.from(labels);
-  const s = Int32Array.from(starts);
-  const e = Int32Array.from(ends);
-  return { text: intsToText(l), labels: l, startFrames: s, endFrames: e, words: wordTimings(l, s, e) };
+  checkShape("greedyDecode", logProbs.subarray(offset), time, validLength, N_CLASS);
+  const d = new GreedyDecoder();
+  d.push(logProbs, validLength, offset);
+  return d.result();
 }
 
 /** How to decode: greedy, or beam search with its options (and an optional language model). */

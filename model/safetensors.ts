@@ -509,5 +509,13 @@ export async function loadSafetensorsFile(
   path: string,
   options: ReadSafetensorsOptions = {},
 ): Promise<SafetensorsContents> {
-  return readSafetensors(await Deno.readFile(path), path, options);
+  const bytes = await Deno.readFile(path);
+  try {
+    return readSafetensors(bytes, path, options);
+  } finally {
+    // Every tensor is a copy: free the file's bytes now instead of whenever V8 next collects (a model's worth of
+    // memory that a process with a small JS heap would otherwise keep to the end).
+    const buffer = bytes.buffer as ArrayBuffer;
+    if (typeof buffer.transfer === "function" && !buffer.detached) buffer.transfer(0);
+  }
 }

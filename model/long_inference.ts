@@ -1,0 +1,243 @@
+/**
+ * Transcribing recordings of any length with memory that does not grow with them: audio is read as a stream,
+ * cut into overlapping windows (model/windows.ts), windows (of one recording or of several short ones) run
+ * through the model in batches of a fixed size, and each window's kept frames go straight into the decoder. What
+ * stays in memory is one batch of windows, the decoder's state and the text; greedy decoding holds no
+ * log-probabilities at all, beam search holds the recording's (29 floats per 25 ms: 4.6 kB per second), since
+ * its language-model state runs across the whole recording.
+ */
+import { N_CLASS } from "../data/text.ts";
+import { GreedyDecoder } from "./decode.ts";
+import { decodeLogProbs, type DecoderOptions, logProbsOf, type Transcript } from "./inference.ts";
+import type { SpeechRecognitionModel } from "./recognizer.ts";
+import {
+  outputFrames,
+  SAMPLES_PER_FRAME,
+  type Window,
+  windowAt,
+  type WindowOptions,
+  windowOptions,
+} from "./windows.ts";
+
+/** 60 s kept per window plus 2 s of context on each side: a recording of up to 64 s is computed whole. */
+export const DEFAULT_WINDOW: WindowOptions = windowOptions(64, 2);
+
+export interface LongAudioOptions extends DecoderOptions {
+  window?: WindowOptions;
+  /** Windows run through the model together (default 4). */
+  batchSize?: number;
+}
+
+/** A recording to transcribe: 16 kHz mono samples, whole or as a stream of chunks. */
+export interface Recording {
+  name: string;
+  audio: Float32Array | AsyncIterable<Float32Array> | Iterable<Float32Array>;
+}
+
+export interface RecordingResult {
+  name: string;
+  /** The transcript, or null when the recording could not be read (see `error`). */
+  transcript: Transcript | null;
+  /** Output frames decoded (25 ms each). */
+  frames: number;
+  /** Windows the recording was cut into. */
+  windows: number;
+  error?: Error;
+}
+
+/** Accumulates one recording's kept frames, in order, and decodes them. */
+class RecordingDecoder {
+  private greedy: GreedyDecoder | null;
+  private kept: Float32Array[] = [];
+  frames = 0;
+  windows = 0;
+
+  constructor(private opts: DecoderOptions) {
+    this.greedy = (opts.decoder ?? "greedy") === "greedy" ? new GreedyDecoder() : null;
+  }
+
+  push(logProbs: Float32Array, from: number, count: number): void {
+    if (this.greedy) this.greedy.push(logProbs, count, from * N_CLASS);
+    else this.kept.push(logProbs.slice(from * N_CLASS, (from + count) * N_CLASS));
+    this.frames += count;
+    this.windows++;
+  }
+
+  finish(): Transcript {
+    if (this.greedy) {
+      const d = this.greedy.result();
+      return { text: d.text, words: d.words };
+    }
+    const all = new Float32Array(this.frames * N_CLASS);
+    let at = 0;
+    for (const k of this.kept) {
+      all.set(k, at);
+      at += k.length;
+    }
+    this.kept = [];
+    return decodeLogProbs({ logProbs: all, time: this.frames, length: this.frames }, this.opts);
+  }
+}
+
+/** A growable window onto a stream of samples, dropping what no later window needs. */
+class SampleBuffer {
+  private data = new Float32Array(0);
+  /** Whole-recording index of data[0]. */
+  private origin = 0;
+  private used = 0;
+
+  /** One past the last sample received. */
+  get end(): number {
+    return this.origin + this.used;
+  }
+
+  append(chunk: Float32Array): void {
+    if (this.used + chunk.length > this.data.length) {
+      const grown = new Float32Array(Math.max(2 * this.data.length, this.used + chunk.length));
+      grown.set(this.data.subarray(0, this.used));
+      this.data = grown;
+    }
+    this.data.set(chunk, this.used);
+    this.used += chunk.length;
+  }
+
+  /** A copy of samples [start, start + length) (all must have been received and not dropped). */
+  copy(start: number, length: number): Float32Array {
+    return this.data.slice(start - this.origin, start - this.origin + length);
+  }
+
+  /** Forgets samples before `start`. */
+  dropBefore(start: number): void {
+    const n = Math.min(Math.max(0, start - this.origin), this.used);
+    if (n === 0) return;
+    this.data.copyWithin(0, n, this.used);
+    this.used -= n;
+    this.origin += n;
+  }
+}
+
+async function* chunksOf(audio: Recording["audio"]): AsyncGenerator<Float32Array> {
+  if (audio instanceof Float32Array) {
+    yield audio;
+    return;
+  }
+  for await (const chunk of audio as AsyncIterable<Float32Array>) yield chunk;
+}
+
+/** The windows of one recording with their samples, read from its stream as they are needed. */
+export async function* windowsOf(
+  audio: Recording["audio"],
+  o: WindowOptions,
+): AsyncGenerator<{ window: Window; samples: Float32Array }> {
+  const buffer = new SampleBuffer();
+  const it = chunksOf(audio);
+  let ended = false;
+  for (let index = 0;; index++) {
+    const start = index * (o.length - 2 * o.context);
+    // One sample past the window tells that it is not the last.
+    while (!ended && buffer.end <= start + o.length) {
+      const r = await it.next();
+      if (r.done) ended = true;
+      else buffer.append(r.value);
+    }
+    const w = windowAt(index, buffer.end, o);
+    if (!w) return;
+    if (index === 0 && outputFrames(w.length) === 0) {
+      throw new RangeError(`the recording has only ${w.length} samples (${w.length / 16000} s at 16 kHz)`);
+    }
+    yield { window: w, samples: buffer.copy(w.start, w.length) };
+    if (w.last) return;
+    buffer.dropBefore(start + o.length - 2 * o.context);
+  }
+}
+
+interface Pending {
+  recording: number;
+  window: Window;
+  samples: Float32Array;
+}
+
+/**
+ * Transcribes recordings in order, yielding each one's result as soon as its last window is decoded. A recording
+ * that cannot be read (or is too short) is yielded with its error and the others go on.
+ */
+export async function* transcribeRecordings(
+  model: SpeechRecognitionModel,
+  recordings: Iterable<Recording> | AsyncIterable<Recording>,
+  opts: LongAudioOptions = {},
+): AsyncGenerator<RecordingResult> {
+  const o = opts.window ?? DEFAULT_WINDOW;
+  const batchSize = opts.batchSize ?? 4;
+  const decoders: RecordingDecoder[] = [];
+  const names: string[] = [];
+  const done: (RecordingResult | null)[] = [];
+  let next = 0;
+  let pending: Pending[] = [];
+
+  const runBatch = async () => {
+    if (pending.length === 0) return;
+    const batch = pending;
+    pending = [];
+    const outputs = await logProbsOf(model, batch.map((p) => p.samples));
+    batch.forEach((p, k) => {
+      const u = outputs[k];
+      const first = p.window.start / SAMPLES_PER_FRAME;
+      const from = p.window.keepFrom - first;
+      const count = p.window.keepTo - p.window.keepFrom;
+      if (from < 0 || from + count > u.length) {
+        throw new Error(`window ${p.window.index} of ${names[p.recording]}: kept frames outside its output`);
+      }
+      const d = decoders[p.recording];
+      d.push(u.logProbs, from, count);
+      if (p.window.last) {
+        done[p.recording] = {
+          name: names[p.recording],
+          transcript: d.finish(),
+          frames: d.frames,
+          windows: d.windows,
+        };
+      }
+    });
+  };
+
+  let r = 0;
+  for await (const rec of recordings as AsyncIterable<Recording>) {
+    const index = r++;
+    names.push(rec.name);
+    decoders.push(new RecordingDecoder(opts));
+    done.push(null);
+    const windows = windowsOf(rec.audio, o);
+    for (;;) {
+      let item: IteratorResult<{ window: Window; samples: Float32Array }>;
+      try {
+        item = await windows.next();
+      } catch (e) {
+        // Reading or cutting this recording failed: drop its windows still waiting, report it, go on. (Errors
+        // of the model itself, in runBatch, are not caught: they concern every recording.)
+        pending = pending.filter((p) => p.recording !== index);
+        done[index] = { name: rec.name, transcript: null, frames: 0, windows: 0, error: e as Error };
+        break;
+      }
+      if (item.done) break;
+      pending.push({ recording: index, ...item.value });
+      if (pending.length >= batchSize) await runBatch();
+      while (next < done.length && done[next]) yield done[next++]!;
+    }
+    while (next < done.length && done[next]) yield done[next++]!;
+  }
+  await runBatch();
+  while (next < done.length && done[next]) yield done[next++]!;
+}
+
+/** Transcribes one 16 kHz recording (whole or streamed) of any length. */
+export async function transcribeLong(
+  model: SpeechRecognitionModel,
+  audio: Recording["audio"],
+  opts: LongAudioOptions = {},
+): Promise<RecordingResult> {
+  for await (const r of transcribeRecordings(model, [{ name: "audio", audio }], opts)) {
+    if (r.error) throw r.error;
+    return r;
+  }
+  throw new Error("transcribeLong: no result");
+}
