@@ -70,15 +70,19 @@ export function windowStride(o: WindowOptions): number {
 export function windowAt(index: number, total: number, o: WindowOptions): Window | null {
   const stride = windowStride(o);
   const start = index * stride;
-  if (index > 0 && start + 2 * o.context >= total) return null;
-  const last = start + o.length >= total;
-  const length = Math.min(o.length, total - start);
+  const frames = outputFrames(total);
+  // Window i keeps from the frame `context` past its start; it exists only when frames remain there.
+  const firstKept = (i: number) => i === 0 ? 0 : (i * stride + o.context) / SAMPLES_PER_FRAME;
+  // Window i is the last when it reaches the end of the recording, or no frames remain for the next one.
+  const isLast = (i: number) => i * stride + o.length >= total || frames <= firstKept(i + 1);
+  if (index > 0 && isLast(index - 1)) return null;
+  const last = isLast(index);
   return {
     index,
     start,
-    length,
-    keepFrom: index === 0 ? 0 : (start + o.context) / SAMPLES_PER_FRAME,
-    keepTo: last ? outputFrames(total) : (start + stride + o.context) / SAMPLES_PER_FRAME,
+    length: Math.min(o.length, total - start),
+    keepFrom: firstKept(index),
+    keepTo: last ? frames : firstKept(index + 1),
     last,
   };
 }
