@@ -4,6 +4,14 @@
  * SpecAugment draws: all randomness is derived from the seed and the global step, not from a running stream).
  */
 import { commands } from "./engine/commands.ts";
+import {
+  flushProfile,
+  profileIterable,
+  profilePhase,
+  profileReport,
+  startProfile,
+  stopProfile,
+} from "./engine/profiler.ts";
 import { Random } from "./engine/random.ts";
 import { tidy } from "./engine/scope.ts";
 import { zeros } from "./engine/tensor.ts";
@@ -32,6 +40,7 @@ import { writeReport } from "./cli/report_html.ts";
 import { parseTrainArgs, type TrainArgs, type TrainDefaults, TUTORIAL_DEFAULTS } from "./cli/train_args.ts";
 import { resolveTrainData } from "./cli/train_data.ts";
 import { checkWeights } from "./model/checkpoint.ts";
+import { memoryReportLine } from "./cli/memory_report.ts";
 
 /**
  * The bundled sample corpus is small (271 clips): a tiny model, small batches (more steps), a higher learning
@@ -86,7 +95,15 @@ async function main(argv: string[]): Promise<number> {
   if (resumeFrom) {
     state = await loadTrainingState(resumeFrom.state);
     const saved = state.meta.args as TrainArgs;
-    args = { ...saved, resume: true, out: outDir, workers: args.workers };
+    // How this invocation reports (--profile, --memory) is its own, not the run's.
+    args = {
+      ...saved,
+      resume: true,
+      out: outDir,
+      workers: args.workers,
+      profile: args.profile,
+      memory: args.memory,
+    };
   }
 
   const data = await resolveTrainData(args);
@@ -171,7 +188,10 @@ async function main(argv: string[]): Promise<number> {
 
   const flushLosses = async (progress: Progress) => {
     if (pending.length === 0) return;
-    const [losses, samples] = await Promise.all([lossRing.f32(), sampleRing.f32()]);
+    const [losses, samples] = await profilePhase(
+      "readback",
+      () => Promise.all([lossRing.f32(), sampleRing.f32()]),
+    );
     pending.forEach((p, k) => {
       let bad = 0;
       for (let i = 0; i < p.n; i++) if (!Number.isFinite(samples[k * args.batchSize + i])) bad++;
@@ -184,6 +204,8 @@ async function main(argv: string[]): Promise<number> {
     progress.update(pos.batch, { loss: lastLoss, lr });
   };
 
+  if (args.profile) startProfile();
+  const firstEpoch = pos.epoch;
   try {
     for (; pos.epoch < args.epochs; pos.epoch++, pos.batch = 0) {
       const order = epochBatches(data.train, {
@@ -208,17 +230,19 @@ async function main(argv: string[]): Promise<number> {
           progress.message(`skipped ${s.file}: ${s.reason}`);
         },
       });
-      for await (const b of loader) {
+      for await (const b of profileIterable("decode audio", loader)) {
         const lr = schedule.lr;
         const result = tidy(() => {
-          const { features, frames } = melSpectrogram(b.waveforms, {
-            nMels: c.nFeats,
-            log: c.features === "logmel",
+          const { spectrograms, labels } = profilePhase("features", () => {
+            const { features, frames } = melSpectrogram(b.waveforms, {
+              nMels: c.nFeats,
+              log: c.features === "logmel",
+            });
+            const spectrograms = args.specAugment
+              ? specAugment(features, frames, new Random(stepSeed(args.seed, pos.step, 2)))
+              : features;
+            return { spectrograms, labels: labelTensor(b) };
           });
-          const spectrograms = args.specAugment
-            ? specAugment(features, frames, new Random(stepSeed(args.seed, pos.step, 2)))
-            : features;
-          const labels = labelTensor(b);
           const r = trainStep(model, optimizer, {
             spectrograms,
             labels,
@@ -245,12 +269,12 @@ async function main(argv: string[]): Promise<number> {
         if (pending.length === logEvery || pos.batch === batches.length) await flushLosses(progress);
         if (manager.shouldSave(pos.step, false) && pos.batch < batches.length) {
           await flushLosses(progress);
-          await saveCheckpoint();
+          await profilePhase("checkpoint", () => saveCheckpoint());
         }
       }
       await flushLosses(progress);
       progress.finish();
-      const r = await evaluate(model, data.eval, pool, args.batchSize);
+      const r = await profilePhase("eval", () => evaluate(model, data.eval, pool, args.batchSize));
       log.eval(pos.step, pos.epoch + 1, {
         cer: r.corpusCer,
         wer: r.corpusWer,
@@ -264,16 +288,23 @@ async function main(argv: string[]): Promise<number> {
       const done = { ...pos, epoch: pos.epoch + 1, batch: 0 };
       const current = pos;
       pos = done;
-      await saveCheckpoint(r.corpusCer);
+      await profilePhase("checkpoint", () => saveCheckpoint(r.corpusCer));
       pos = current;
-      const { records } = await readMetrics(log.path);
-      await writeReport(outDir, records, { title: `speech training: ${outDir}`, config: reportConfig });
+      await profilePhase("report", async () => {
+        const { records } = await readMetrics(log.path);
+        await writeReport(outDir, records, { title: `speech training: ${outDir}`, config: reportConfig });
+      });
+      if (args.profile && pos.epoch === firstEpoch && args.epochs - firstEpoch > 1) {
+        await flushProfile();
+        console.error(`after epoch ${pos.epoch + 1}: ${profileReport()}`);
+      }
     }
   } finally {
     await pool.close();
     log.close();
   }
-  const skippedSteps = await optimizer.skippedSteps();
+  const skippedSteps = await profilePhase("readback", () => optimizer.skippedSteps());
+  if (args.profile) await stopProfile();
   console.log(
     `done: ${pos.step} steps; best dev CER ${bestCer.toFixed(4)}; checkpoints in ${outDir}/checkpoints; ` +
       `report ${outDir}/report.html`,
@@ -285,6 +316,8 @@ async function main(argv: string[]): Promise<number> {
   if (skippedSteps > 0) {
     console.log(`${skippedSteps} step(s) with a non-finite loss or gradient were skipped`);
   }
+  if (args.profile) console.error(profileReport());
+  if (args.memory) console.error(memoryReportLine());
   return 0;
 }
 

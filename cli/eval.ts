@@ -16,7 +16,9 @@ import {
   type UtteranceLogProbs,
 } from "../model/inference.ts";
 import { cer, type ErrorRates, errorRates, wer } from "../model/metrics.ts";
+import { profilePhase, profileReport, startProfile, stopProfile } from "../engine/profiler.ts";
 import { loadModel, requireGpu, runCli, UsageError } from "./common.ts";
+import { memoryReportLine } from "./memory_report.ts";
 
 const HELP = `usage: deno task eval --checkpoint CK.safetensors --data DIR [options]
 
@@ -35,6 +37,9 @@ options:
   --predictions FILE     predictions TSV (default: predictions.tsv next to the checkpoint)
   --batch-size N         utterances per model batch (default 16)
   --limit N              evaluate only the first N utterances
+  --profile              print where the time went at the end (stderr): wall time per phase and GPU time and
+                         launches per kernel family
+  --memory               print the peak GPU memory and the peak resident memory at the end (stderr)
   -h, --help             this text`;
 
 interface Scored {
@@ -71,6 +76,8 @@ export async function main(args: string[]): Promise<number> {
       predictions: { type: "string" },
       "batch-size": { type: "string", default: "16" },
       limit: { type: "string" },
+      profile: { type: "boolean", default: false },
+      memory: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -106,6 +113,7 @@ export async function main(args: string[]): Promise<number> {
   await requireGpu();
   const model = await loadModel(values.checkpoint);
   console.error(`eval: ${items.length} utterances from ${corpus.dir} (${scheme} split: ${values.split})`);
+  if (values.profile) startProfile();
 
   const kept: UtteranceInfo[] = [];
   const outputs: UtteranceLogProbs[] = [];
@@ -116,14 +124,17 @@ export async function main(args: string[]): Promise<number> {
     const ok: UtteranceInfo[] = [];
     for (const u of batch) {
       try {
-        waves.push((await loadAudio(u.audioPath, 16000)).waveform);
+        waves.push((await profilePhase("decode audio", () => loadAudio(u.audioPath, 16000))).waveform);
         ok.push(u);
       } catch (e) {
         skipped.push(`${u.audioPath}: ${(e as Error).message}`);
       }
     }
     if (ok.length === 0) continue;
-    outputs.push(...await logProbsOf(model, waves));
+    // Features, forward and the log-probabilities' readback: one call (model/inference.ts).
+    outputs.push(
+      ...await profilePhase("model (features, forward, readback)", () => logProbsOf(model, waves)),
+    );
     kept.push(...ok);
     if (Deno.stderr.isTerminal()) {
       await Deno.stderr.write(new TextEncoder().encode(`\reval: ${kept.length}/${items.length}`));
@@ -132,7 +143,7 @@ export async function main(args: string[]): Promise<number> {
   if (Deno.stderr.isTerminal()) console.error("");
   for (const s of skipped) console.error(`eval: skipped ${s}`);
 
-  const lm = values.lm ? await loadArpa(values.lm) : null;
+  const lm = values.lm ? await profilePhase("load LM", () => loadArpa(values.lm!)) : null;
   const base: DecoderOptions = {
     decoder: lm ? "beam" : values.decoder as "greedy" | "beam",
     beamWidth: Number(values["beam-width"]),
@@ -141,10 +152,10 @@ export async function main(args: string[]): Promise<number> {
     beta: values.beta !== undefined ? Number(values.beta) : undefined,
   };
   if (lm || values.decoder === "beam") {
-    const greedy = score(kept, outputs, { decoder: "greedy" });
+    const greedy = profilePhase("CTC decoding", () => score(kept, outputs, { decoder: "greedy" }));
     console.log(`greedy:      ${describe(greedy.rates)}`);
   }
-  let best = score(kept, outputs, base);
+  let best = profilePhase("CTC decoding", () => score(kept, outputs, base));
   console.log(
     `${(base.decoder === "beam" ? (lm ? "beam + LM:" : "beam:") : "greedy:").padEnd(12)} ${
       describe(best.rates)
@@ -154,7 +165,7 @@ export async function main(args: string[]): Promise<number> {
     let bestAB = [base.alpha ?? 0.5, base.beta ?? 1.0];
     for (const alpha of [0, 0.25, 0.5, 0.75, 1.0, 1.5]) {
       for (const beta of [-1, 0, 0.5, 1, 2, 3]) {
-        const s = score(kept, outputs, { ...base, alpha, beta });
+        const s = profilePhase("CTC decoding", () => score(kept, outputs, { ...base, alpha, beta }));
         if (s.rates.corpusWer < best.rates.corpusWer) {
           best = s;
           bestAB = [alpha, beta];
@@ -176,6 +187,11 @@ export async function main(args: string[]): Promise<number> {
   console.error(`eval: predictions written to ${tsvPath}`);
   if (skipped.length > 0) console.error(`eval: ${skipped.length} unreadable file(s) skipped`);
   model.dispose();
+  if (values.profile) {
+    await stopProfile();
+    console.error(profileReport());
+  }
+  if (values.memory) console.error(memoryReportLine());
   return 0;
 }
 

@@ -3,6 +3,7 @@
  * reports them, and the mean CTC loss. One readback per batch (log-probabilities and per-sample losses).
  */
 import { noGrad } from "../engine/autograd.ts";
+import { profileIterable, profilePhase } from "../engine/profiler.ts";
 import { tidy } from "../engine/scope.ts";
 import {
   type Batch,
@@ -65,7 +66,7 @@ export async function evaluate(
   let lossSum = 0;
   let lossCount = 0;
   const c = model.config;
-  for await (const whole of loader) {
+  for await (const whole of profileIterable("decode audio", loader)) {
     const frames = spectrogramFrames(Math.max(...whole.waveforms.map((w) => w.length)));
     const parts = groupsToFit(c, whole.utterances.length, frames, whole.maxLabelLength);
     const size = Math.ceil(whole.utterances.length / parts);
@@ -76,34 +77,42 @@ export async function evaluate(
   async function evaluatePart(b: Batch): Promise<void> {
     const { logProbs, sampleLosses } = noGrad(() =>
       tidy(() => {
-        const { features } = melSpectrogram(b.waveforms, { nMels: c.nFeats, log: c.features === "logmel" });
-        const labels = labelTensor(b);
-        const r = batchLoss(model, {
-          spectrograms: features,
-          labels,
-          inputLengths: b.inputLengths,
-          labelLengths: b.labelLengths,
-        }, { training: false });
+        const { features, labels } = profilePhase("features", () => ({
+          features: melSpectrogram(b.waveforms, { nMels: c.nFeats, log: c.features === "logmel" }).features,
+          labels: labelTensor(b),
+        }));
+        const r = profilePhase("forward", () =>
+          batchLoss(model, {
+            spectrograms: features,
+            labels,
+            inputLengths: b.inputLengths,
+            labelLengths: b.labelLengths,
+          }, { training: false }));
         return { logProbs: r.logProbs, sampleLosses: r.sampleLosses };
       })
     );
-    const [lp, losses] = await Promise.all([logProbs.f32(), sampleLosses.f32()]);
+    const [lp, losses] = await profilePhase(
+      "readback",
+      () => Promise.all([logProbs.f32(), sampleLosses.f32()]),
+    );
     const [n, time, nClass] = logProbs.shape;
     logProbs.dispose();
     sampleLosses.dispose();
-    for (let k = 0; k < n; k++) {
-      const d = greedyDecode(
-        lp.subarray(k * time * nClass, (k + 1) * time * nClass),
-        time,
-        b.inputLengths[k],
-      );
-      hypotheses.push(d.text);
-      references.push(b.utterances[k].transcript.toLowerCase());
-      if (Number.isFinite(losses[k])) {
-        lossSum += losses[k] / Math.max(b.labelLengths[k], 1);
-        lossCount++;
+    profilePhase("CTC decoding", () => {
+      for (let k = 0; k < n; k++) {
+        const d = greedyDecode(
+          lp.subarray(k * time * nClass, (k + 1) * time * nClass),
+          time,
+          b.inputLengths[k],
+        );
+        hypotheses.push(d.text);
+        references.push(b.utterances[k].transcript.toLowerCase());
+        if (Number.isFinite(losses[k])) {
+          lossSum += losses[k] / Math.max(b.labelLengths[k], 1);
+          lossCount++;
+        }
       }
-    }
+    });
   }
   const rates = errorRates(references, hypotheses);
   const examples = references.slice(0, 3).map((reference, i) => ({ reference, hypothesis: hypotheses[i] }));

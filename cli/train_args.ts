@@ -44,6 +44,10 @@ output:
   --checkpoint-every N   also checkpoint every N steps (default 0: at epoch ends only)
   --keep N               keep the newest N checkpoints (default 3) besides the best by dev CER
   --eval-limit N         evaluate on at most N utterances (default all)
+  --profile              print where the time went at the end (stderr): wall time per phase (decode audio,
+                         features, forward, backward, optimizer, readback, eval, checkpoint) and GPU time
+                         and launches per kernel family; also after the first epoch of a longer run
+  --memory               print the peak GPU memory and the peak resident memory at the end (stderr)
   -h, --help             this text`;
 
 export interface TrainArgs {
@@ -69,6 +73,10 @@ export interface TrainArgs {
   checkpointEvery: number;
   keep: number;
   evalLimit?: number;
+  /** Print the profile table (phases, kernel families) at the end. */
+  profile: boolean;
+  /** Print the memory peaks at the end. */
+  memory: boolean;
 }
 
 function int(v: string | undefined, name: string, min: number): number | undefined {
@@ -144,6 +152,8 @@ export function parseTrainArgs(
         "checkpoint-every": { type: "string", default: "0" },
         keep: { type: "string", default: "3" },
         "eval-limit": { type: "string" },
+        profile: { type: "boolean", default: false },
+        memory: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
     }).values;
@@ -211,5 +221,7 @@ export function parseTrainArgs(
     checkpointEvery: int(values["checkpoint-every"], "checkpoint-every", 0)!,
     keep: int(values.keep, "keep", 1)!,
     evalLimit: int(values["eval-limit"], "eval-limit", 1),
+    profile: values.profile,
+    memory: values.memory,
   };
 }

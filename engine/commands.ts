@@ -12,14 +12,51 @@
  * for every distinct parameter block it sees bound. A GRU step kernel launched once per frame with the step
  * index in its parameters then cost about 480 KB and a JIT compile per launch (1.2 GB for 2400 frames).
  * Storage loads are never inlined, so one compiled variant serves every launch.
+ *
+ * While profiling (engine/profiler.ts), `launch()` calls {@link Recorder.profileLaunch}: each run of launches of
+ * one kernel family becomes its own compute pass with timestamp writes (when the device has 'timestamp-query',
+ * resolved once per submit and read back without waiting), or else its own timed submit, the queue's work being
+ * held back until the program waits for the GPU (the fallback; method and error: engine/profiler.ts).
  */
 import { BufferPool } from "./buffer_pool.ts";
 import { gpu, throwPendingGpuErrors } from "./device.ts";
+import {
+  type KernelFamily,
+  kernelFamily,
+  noteGpuMethod,
+  noteGpuTime,
+  noteLaunch,
+  profiling,
+} from "./profiler.ts";
 
 const MAX_DISPATCHES_PER_SUBMIT = 384;
 const MAX_GROWTH_PER_SUBMIT = 16 * 1024 * 1024;
 const UNIFORM_SLOT = 256;
 const UNIFORM_CHUNK = 64 * 1024;
+/** Timed compute passes per submit at most while profiling with timestamps (two queries each). */
+const TIMED_PASSES_PER_SUBMIT = 1024;
+
+/** Queue work held back while profiling without timestamps: a write (its data copied) or a submit. */
+type HeldOp =
+  | { buffer: GPUBuffer; offset: number; data: Uint8Array<ArrayBuffer> }
+  | { commands: GPUCommandBuffer; family: KernelFamily };
+
+/** Profiling fallback: one timed submit. */
+interface TimedSubmit {
+  family: KernelFamily;
+  /** performance.now() before the submit, and after its `onSubmittedWorkDone()` call returned. */
+  submitted: number;
+  registered: number;
+  /** When its completion callback ran. */
+  done: Promise<number>;
+}
+
+/** A query set and the buffers its timestamps are resolved into and read back from. */
+interface TimestampSlots {
+  set: GPUQuerySet;
+  resolve: GPUBuffer;
+  readback: GPUBuffer;
+}
 
 interface UniformChunk {
   buffer: GPUBuffer;
@@ -44,6 +81,22 @@ class Recorder {
   /** Launches recorded since the process started (for benches and tests). */
   totalDispatches = 0;
   totalSubmits = 0;
+  /** Profiling: whether the device writes timestamps (decided at the first profiled launch). */
+  private timestamps: boolean | null = null;
+  /** Profiling: the family of the launches recorded since the last family change. */
+  private segFamily: KernelFamily | null = null;
+  /** Profiling with timestamps: the family of each timed pass of the current encoder, and their queries. */
+  private passFamilies: KernelFamily[] = [];
+  private slots: TimestampSlots | null = null;
+  private spareSlots: TimestampSlots[] = [];
+  /** Profiling: timestamp readbacks in flight. */
+  private pendingTimes = new Set<Promise<void>>();
+  /** Profiling fallback: the completion handling of the last timed submit (they run in submit order). */
+  private lastCompletion: Promise<void> = Promise.resolve();
+  /** Profiling fallback: when the previous timed submit was seen complete (ms, performance.now()). */
+  private lastDoneAt = 0;
+  /** Profiling fallback: queue work held back until the program waits for the GPU (see engine/profiler.ts). */
+  private held: HeldOp[] | null = null;
 
   constructor() {
     const g = gpu();
@@ -51,6 +104,40 @@ class Recorder {
     this.pool = new BufferPool(g.device, g.limits.maxBufferSize);
     this.maxBinding = g.limits.maxStorageBufferBindingSize;
     this.paramsAsStorage = g.isCpuAdapter;
+    // Held-back submits may use free buffers: let them run before any free buffer is destroyed.
+    const trim = this.pool.trim.bind(this.pool);
+    this.pool.trim = () => {
+      this.submitHeld();
+      trim();
+    };
+  }
+
+  /**
+   * Profiling fallback: whether queue work is held back now. Not under a memory limit: the pool then destroys
+   * free buffers while allocating, and held-back submits may still use them.
+   */
+  private holding(): boolean {
+    const limited = (this.pool as { limitBytes?: number | null }).limitBytes != null;
+    if (this.held && (limited || !profiling)) this.submitHeld();
+    if (!this.held && profiling && this.timestamps === false && !limited) this.held = [];
+    return this.held !== null;
+  }
+
+  /**
+   * Profiling fallback: submits the held-back work, in order, one timed submit per segment, and returns the
+   * promise of its timing (null when nothing was held). The caller is about to wait for the GPU.
+   */
+  private submitHeld(): Promise<void> | null {
+    const ops = this.held;
+    if (!ops) return null;
+    this.held = null;
+    const batch: TimedSubmit[] = [];
+    for (const op of ops) {
+      if ("commands" in op) batch.push(this.timedSubmit(op.commands, op.family));
+      else this.device.queue.writeBuffer(op.buffer, op.offset, op.data);
+    }
+    this.timeBatch(batch);
+    return this.lastCompletion;
   }
 
   /** The compiled pipeline for `key`, building the WGSL with `source()` the first time. */
@@ -71,9 +158,128 @@ class Recorder {
   }
 
   private ensurePass(): GPUComputePassEncoder {
+    if (this.pass) return this.pass;
+    if (profiling && this.timestamps) {
+      if (this.passFamilies.length >= TIMED_PASSES_PER_SUBMIT) this.flush();
+      if (!this.encoder) this.encoder = this.device.createCommandEncoder();
+      const slots = this.slots ??= this.spareSlots.pop() ?? this.createSlots();
+      const at = 2 * this.passFamilies.length;
+      this.passFamilies.push(this.segFamily ?? "other");
+      this.pass = this.encoder.beginComputePass({
+        timestampWrites: { querySet: slots.set, beginningOfPassWriteIndex: at, endOfPassWriteIndex: at + 1 },
+      });
+      return this.pass;
+    }
     if (!this.encoder) this.encoder = this.device.createCommandEncoder();
-    if (!this.pass) this.pass = this.encoder.beginComputePass();
-    return this.pass;
+    return this.pass = this.encoder.beginComputePass();
+  }
+
+  private createSlots(): TimestampSlots {
+    const count = 2 * TIMED_PASSES_PER_SUBMIT;
+    return {
+      set: this.device.createQuerySet({ type: "timestamp", count, label: "profiler timestamps" }),
+      resolve: this.device.createBuffer({
+        size: count * 8,
+        usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+        label: "profiler timestamps",
+      }),
+      readback: this.device.createBuffer({
+        size: count * 8,
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+        label: "profiler timestamps readback",
+      }),
+    };
+  }
+
+  /**
+   * Profiling: notes a launch of the pipeline `key` (called by `launch()` before {@link dispatch}). A change of
+   * kernel family ends the current timed pass (timestamps) or submits the work recorded so far (fallback).
+   */
+  profileLaunch(key: string): void {
+    const family = kernelFamily(key);
+    noteLaunch(family);
+    if (family === this.segFamily) return;
+    if (this.timestamps === null) {
+      this.timestamps = this.device.features.has("timestamp-query");
+      noteGpuMethod(
+        this.timestamps
+          ? "timestamp queries (one timed compute pass per run of one family)"
+          : "one timed submit per run of one family (fallback: this device has no timestamp-query; " +
+            "approximate, see engine/profiler.ts)",
+      );
+    }
+    if (this.timestamps) {
+      if (this.pass) {
+        this.pass.end();
+        this.pass = null;
+      }
+    } else if (this.encoder) {
+      this.flush();
+    }
+    this.segFamily = family;
+  }
+
+  /** Profiling: resolves once the times of everything submitted so far have been reported. */
+  async profileSettled(): Promise<void> {
+    await this.lastCompletion;
+    while (this.pendingTimes.size > 0) await Promise.all([...this.pendingTimes]);
+  }
+
+  /** Profiling with timestamps: resolves this encoder's timestamps into the readback buffer. */
+  private resolveTimestamps(encoder: GPUCommandEncoder): (() => void) | null {
+    const n = this.passFamilies.length;
+    if (n === 0 || !this.slots) return null;
+    const slots = this.slots;
+    const families = this.passFamilies;
+    this.slots = null;
+    this.passFamilies = [];
+    encoder.resolveQuerySet(slots.set, 0, 2 * n, slots.resolve, 0);
+    encoder.copyBufferToBuffer(slots.resolve, 0, slots.readback, 0, 16 * n);
+    // After the submit: read the times back when the GPU is done, without anyone waiting for it.
+    return () => {
+      const p: Promise<void> = slots.readback.mapAsync(GPUMapMode.READ, 0, 16 * n).then(() => {
+        const t = new BigInt64Array(slots.readback.getMappedRange(0, 16 * n));
+        for (let k = 0; k < n; k++) noteGpuTime(families[k], Number(t[2 * k + 1] - t[2 * k]) / 1e6);
+        slots.readback.unmap();
+        this.spareSlots.push(slots);
+      }, () => {}).finally(() => this.pendingTimes.delete(p));
+      this.pendingTimes.add(p);
+    };
+  }
+
+  /** Profiling fallback: submits `commands`, noting when, and registers its completion callback. */
+  private timedSubmit(commands: GPUCommandBuffer, family: KernelFamily): TimedSubmit {
+    const submitted = performance.now();
+    this.device.queue.submit([commands]);
+    const done = this.device.queue.onSubmittedWorkDone().then(() => performance.now());
+    const registered = performance.now();
+    return { family, submitted, registered, done: done.catch(() => registered) };
+  }
+
+  /**
+   * Profiling fallback: charges each submit of `batch` (consecutive, in queue order) the time from the later of
+   * its submission and the previous one's completion to its own completion. The completion is the return of
+   * its `onSubmittedWorkDone()` call when those calls blocked (they do on Deno: the call returns once the GPU
+   * is done) or else the callback. Batches are handled in submit order.
+   */
+  private timeBatch(batch: TimedSubmit[]): void {
+    if (batch.length === 0) return;
+    const previous = this.lastCompletion;
+    this.lastCompletion = (async () => {
+      const seen = await Promise.all(batch.map((b) => b.done));
+      await previous;
+      const span = Math.max(...seen) - batch[0].submitted;
+      const blocked = batch.reduce((sum, b) => sum + b.registered - b.submitted, 0);
+      const callsWaited = blocked >= 0.5 * span;
+      let prev = this.lastDoneAt;
+      batch.forEach((b, i) => {
+        const start = Math.max(prev, b.submitted);
+        const end = Math.max(start, callsWaited ? b.registered : seen[i]);
+        noteGpuTime(b.family, end - start);
+        prev = end;
+      });
+      this.lastDoneAt = prev;
+    })();
   }
 
   private uniformSlot(params: ArrayBuffer): { buffer: GPUBuffer; offset: number; size: number } {
@@ -156,6 +362,11 @@ class Recorder {
    * lands before the pending commands run, which is then harmless.
    */
   writeFresh(buf: GPUBuffer, offset: number, data: ArrayBufferView): void {
+    if (this.held) {
+      const bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength).slice();
+      this.held.push({ buffer: buf, offset, data: bytes });
+      return;
+    }
     this.device.queue.writeBuffer(buf, offset, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
   }
 
@@ -171,11 +382,23 @@ class Recorder {
       this.pass.end();
       this.pass = null;
     }
+    const held = this.holding() ? this.held : null;
     for (const c of this.chunks) {
-      if (c.used > 0) this.device.queue.writeBuffer(c.buffer, 0, c.bytes.buffer as ArrayBuffer, 0, c.used);
+      if (c.used === 0) continue;
+      if (held) held.push({ buffer: c.buffer, offset: 0, data: c.bytes.slice(0, c.used) });
+      else this.device.queue.writeBuffer(c.buffer, 0, c.bytes.buffer as ArrayBuffer, 0, c.used);
     }
     if (this.encoder) {
-      this.device.queue.submit([this.encoder.finish()]);
+      const readTimes = this.passFamilies.length > 0 ? this.resolveTimestamps(this.encoder) : null;
+      const family = this.segFamily ?? "other";
+      if (held) {
+        held.push({ commands: this.encoder.finish(), family });
+      } else if (profiling && this.timestamps === false) {
+        this.timeBatch([this.timedSubmit(this.encoder.finish(), family)]);
+      } else {
+        this.device.queue.submit([this.encoder.finish()]);
+        if (readTimes) readTimes();
+      }
       this.encoder = null;
       this.totalSubmits++;
     }
@@ -196,12 +419,15 @@ class Recorder {
     });
     this.copy(buf, offset, staging, 0, size);
     this.flush();
+    const timing = this.submitHeld();
     try {
       await staging.mapAsync(GPUMapMode.READ);
     } catch (e) {
       throwPendingGpuErrors(context);
       throw e;
     }
+    // Profiling: see every completion now, while this thread is still free (engine/profiler.ts).
+    if (timing) await timing;
     const out = staging.getMappedRange().slice(0, bytes);
     staging.unmap();
     staging.destroy();
@@ -212,7 +438,9 @@ class Recorder {
   /** Waits until the GPU has finished everything submitted (for benches). */
   async sync(context = "waiting for the GPU"): Promise<void> {
     this.flush();
+    const timing = this.submitHeld();
     await this.device.queue.onSubmittedWorkDone();
+    if (timing) await timing;
     throwPendingGpuErrors(context);
   }
 }
@@ -222,6 +450,11 @@ let recorder: Recorder | null = null;
 /** The process-wide command recorder (needs `initGpu()` to have resolved). */
 export function commands(): Recorder {
   if (!recorder) recorder = new Recorder();
+  return recorder;
+}
+
+/** The command recorder if one has been created (never creates one: usable before `initGpu()`). */
+export function activeRecorder(): Recorder | null {
   return recorder;
 }
 

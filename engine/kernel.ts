@@ -3,6 +3,7 @@
  * block, and a workgroup grid that stays under the per-dimension limit (65535) by folding into y.
  */
 import { commands } from "./commands.ts";
+import { profiling } from "./profiler.ts";
 import type { Tensor } from "./tensor.ts";
 
 /** Marks a parameter word as f32 (plain numbers are packed as 32-bit integers). */
@@ -49,9 +50,10 @@ export interface Launch {
   workgroups: readonly [number, number, number];
 }
 
-/** Records one kernel launch. */
+/** Records one kernel launch (while profiling, also counts and times it: engine/profiler.ts). */
 export function launch(l: Launch): void {
   const rec = commands();
+  if (profiling) rec.profileLaunch(l.key);
   const pipeline = rec.pipeline(l.key, l.wgsl);
   rec.dispatch(
     pipeline,

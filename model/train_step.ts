@@ -10,6 +10,7 @@
  */
 import { backward } from "../engine/autograd.ts";
 import { gpu } from "../engine/device.ts";
+import { profilePhase } from "../engine/profiler.ts";
 import { keep, tidy } from "../engine/scope.ts";
 import type { Tensor } from "../engine/tensor.ts";
 import { ctcLossWithSamples } from "../kernels/ctc.ts";
@@ -118,13 +119,14 @@ export function trainStep(
     const count = Math.min(size, n - start);
     const r = tidy(() => {
       const part = parts > 1 ? slice(batch, start, count) : batch;
-      const { loss, sampleLosses } = batchLoss(model, part, {
-        training: true,
-        dropoutSeed: opts.dropoutSeed + k * 0x9e3779b9,
-      });
+      const { loss, sampleLosses } = profilePhase("forward", () =>
+        batchLoss(model, part, {
+          training: true,
+          dropoutSeed: opts.dropoutSeed + k * 0x9e3779b9,
+        }));
       // The batch loss is the mean over utterances: each part weighs by its share.
       const weighted = parts > 1 ? scale(loss, count / n) : loss;
-      backward(weighted);
+      profilePhase("backward", () => backward(weighted));
       return { loss: keep(weighted), sampleLosses: keep(sampleLosses) };
     });
     perSample.push(r.sampleLosses);
@@ -139,9 +141,10 @@ export function trainStep(
   }
   const sampleLosses = perSample.length === 1 ? perSample[0] : keep(concat(perSample, 0));
   if (perSample.length > 1) perSample.forEach((t) => t.dispose());
-  tidy(() => {
-    optimizer.step({ lr: opts.lr, beta1: opts.beta1, loss: total! });
-    optimizer.zeroGrad();
-  });
+  profilePhase("optimizer", () =>
+    tidy(() => {
+      optimizer.step({ lr: opts.lr, beta1: opts.beta1, loss: total! });
+      optimizer.zeroGrad();
+    }));
   return { loss: total!, sampleLosses };
 }

@@ -67,3 +67,47 @@ Deno.test("a missing checkpoint is one clear line and a non-zero exit", async ()
   assert.equal(r.code, 1);
   assert.match(r.stderr, /checkpoint not found: \/nonexistent\.safetensors/);
 });
+
+Deno.test("train --profile --memory prints the phase and kernel tables and the memory line (stderr)", async () => {
+  const dir = await Deno.makeTempDir();
+  const r = await run("train.ts", [
+    ...["--limit", "10", "--epochs", "1", "--batch-size", "5", "--rnn-dim", "16", "--n-feats", "32"],
+    ...["--eval-limit", "5", "--workers", "0", "--out", dir, "--profile", "--memory"],
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /^profile: [\d.]+ s wall$/m);
+  for (
+    const phase of ["decode audio", "features", "forward", "backward", "optimizer", "readback", "checkpoint"]
+  ) {
+    assert.match(r.stderr, new RegExp(`^${phase} +[\\d.]+ +[\\d.]+% +\\d+$`, "m"), phase);
+  }
+  assert.match(r.stderr, /^eval > forward +[\d.]+ +[\d.]+% +\d+$/m);
+  assert.match(r.stderr, /^kernel family +GPU s +share +launches$/m);
+  for (const family of ["conv", "GRU step", "matmul", "mel\\/FFT", "CTC", "optimizer"]) {
+    assert.match(r.stderr, new RegExp(`^${family} +[\\d.]+ +[\\d.]+% +[1-9]\\d*$`, "m"), family);
+  }
+  assert.match(r.stderr, /^GPU busy [\d.]+% of wall; GPU times by /m);
+  assert.match(
+    r.stderr,
+    /^memory: peak GPU [\d.]+ [kMG]?B \(peak live [\d.]+ [kMG]?B\), peak RSS [\d.]+ [kMG]?B$/m,
+  );
+  assert.doesNotMatch(r.stdout, /^profile:|^memory:/m);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test({
+  name: "eval --profile --memory prints the tables and the memory line (stderr)",
+  ignore: !hasShared,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    const r = await run("cli/eval.ts", [
+      ...["--checkpoint", CHECKPOINT, "--data", `${SPEECH}fsdd`, "--limit", "4"],
+      ...["--predictions", `${dir}/p.tsv`, "--profile", "--memory"],
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^model \(features, forward, readback\) +[\d.]+ +[\d.]+% +\d+$/m);
+    assert.match(r.stderr, /^matmul +[\d.]+ +[\d.]+% +[1-9]\d*$/m);
+    assert.match(r.stderr, /^memory: peak GPU [\d.]+ [kMG]?B \(peak live [\d.]+ [kMG]?B\), peak RSS /m);
+    await Deno.remove(dir, { recursive: true });
+  },
+});
