@@ -1,6 +1,7 @@
 /**
  * `deno task bench`: every speed figure beside a peer measured in the same run on the same machine.
- * `--only NAME[,NAME]` runs a subset (matmul, conv, gru, model, flac, features, decode); `--quick` shortens runs.
+ * `--only NAME[,NAME]` runs a subset (matmul, conv, gru, model, flac, features, decode, memory); `--quick`
+ * shortens runs; `--long` adds the memory suite's 10- and 60-minute transcriptions with the tutorial model.
  * `--json FILE` also writes the rows as JSON.
  */
 import { parseArgs } from "node:util";
@@ -12,6 +13,7 @@ const { values } = parseArgs({
   options: {
     only: { type: "string" },
     quick: { type: "boolean", default: false },
+    long: { type: "boolean", default: false },
     json: { type: "string" },
     gpu: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
@@ -19,7 +21,8 @@ const { values } = parseArgs({
 });
 if (values.help) {
   console.log(
-    "usage: deno task bench [--only matmul,conv,gru,model,flac,features,decode] [--quick] [--json FILE]",
+    "usage: deno task bench [--only matmul,conv,gru,model,flac,features,decode,memory] [--quick] [--long] " +
+      "[--json FILE]",
   );
   Deno.exit(0);
 }
@@ -46,6 +49,7 @@ const suites: [string, () => Promise<unknown>][] = [
   ["features", async () => (await import("./features_bench.ts")).benchFeatures()],
   ["flac", async () => (await import("./flac_bench.ts")).benchFlac()],
   ["decode", async () => (await import("./decode_bench.ts")).benchDecode()],
+  ["memory", async () => (await import("./memory_bench.ts")).benchMemory({ long: values.long })],
 ];
 for (const [name, run] of suites) {
   if (!want(name)) continue;

@@ -8,8 +8,10 @@ export interface BenchRow {
   peer: number | null;
   /** Who the peer is, e.g. "tfjs-webgpu 4.22" or "flac -d". */
   peerName: string;
-  /** Unit of both figures, e.g. "GFLOP/s" or "s audio/s". Bigger must mean faster. */
+  /** Unit of both figures, e.g. "GFLOP/s" or "s audio/s". Bigger means better unless `lowerIsBetter`. */
   unit: string;
+  /** For figures such as memory, where less is better (the ratio is still ours / peer). */
+  lowerIsBetter?: boolean;
   /** Extra detail printed after the figures. */
   note?: string;
 }
@@ -26,7 +28,7 @@ function fmt(x: number): string {
 export function report(row: BenchRow): void {
   rows.push(row);
   const ratio = row.peer && row.peer > 0
-    ? `${fmt(row.ours / row.peer)}x ${row.peerName}`
+    ? `${fmt(row.ours / row.peer)}x ${row.peerName}${row.lowerIsBetter ? " (lower is better)" : ""}`
     : `(${row.peerName}: n/a)`;
   const peer = row.peer === null ? "n/a" : fmt(row.peer);
   console.log(

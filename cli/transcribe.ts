@@ -12,6 +12,14 @@ import { type Recording, transcribeRecordings } from "../model/long_inference.ts
 import { windowOptions } from "../model/windows.ts";
 import { FRAME_HOP_SECONDS } from "../model/word_timestamps.ts";
 import { loadModel, requireGpu, runCli, UsageError } from "./common.ts";
+import { memoryReportLine } from "./memory_report.ts";
+import {
+  profileIterable,
+  profilePhase,
+  profileReport,
+  startProfile,
+  stopProfile,
+} from "../engine/profiler.ts";
 
 const HELP = `usage: deno task transcribe --checkpoint CK.safetensors [options] FILE...
 
@@ -27,6 +35,9 @@ options:
   --window SECONDS      long recordings are cut into windows of this length, context included (default 24)
   --window-context S    seconds each window overlaps its neighbours by on each side (default 2)
   --batch-size N        windows (of one file or several) run through the model together (default 4)
+  --memory              print the peak GPU and process memory at the end (stderr)
+  --profile             print where the time went at the end (stderr): per phase (decode audio, features,
+                        forward, readback, decode text) and per kernel family
   -h, --help            this text`;
 
 export async function main(args: string[]): Promise<number> {
@@ -44,6 +55,8 @@ export async function main(args: string[]): Promise<number> {
       window: { type: "string", default: "24" },
       "window-context": { type: "string", default: "2" },
       "batch-size": { type: "string", default: "4" },
+      memory: { type: "boolean", default: false },
+      profile: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -78,6 +91,7 @@ export async function main(args: string[]): Promise<number> {
   }
   // The tutorial layout's later BiGRU layers run across the batch: its windows must run one at a time.
   const windowsPerBatch = model.config.gruLayout === "tutorial" ? 1 : batchSize;
+  if (values.profile) startProfile();
   let failed = 0;
   const results = transcribeRecordings(model, recordings(positionals), {
     ...decoder,
@@ -99,6 +113,11 @@ export async function main(args: string[]): Promise<number> {
       }
     }
   }
+  if (values.profile) {
+    await stopProfile();
+    console.error(profileReport());
+  }
+  if (values.memory) console.error(memoryReportLine());
   if (failed > 0) console.error(`transcribe: ${failed} file(s) could not be read`);
   return failed > 0 && failed === positionals.length ? 1 : 0;
 }
@@ -111,9 +130,9 @@ async function* recordings(files: readonly string[]): AsyncGenerator<Recording> 
 }
 
 async function* streamOf(file: string): AsyncGenerator<Float32Array> {
-  const stream = await openAudioStream(file, 16000);
+  const stream = await profilePhase("decode audio", () => openAudioStream(file, 16000));
   try {
-    for await (const chunk of stream) yield chunk;
+    for await (const chunk of profileIterable("decode audio", stream)) yield chunk;
   } finally {
     await stream.close();
   }

@@ -3,6 +3,7 @@
  * once per batch, then CTC decoding on the CPU (greedy, or beam search with an optional language model).
  */
 import { noGrad } from "../engine/autograd.ts";
+import { profilePhase } from "../engine/profiler.ts";
 import { tidy } from "../engine/scope.ts";
 import { melSpectrogram } from "../data/features.ts";
 import { logSoftmax } from "../kernels/softmax.ts";
@@ -45,15 +46,20 @@ export async function logProbsOf(
   }
   const { lp, frames } = noGrad(() =>
     tidy(() => {
-      const { features, frames } = melSpectrogram(waveforms, {
-        nMels: c.nFeats,
-        log: c.features === "logmel",
+      const { features, frames } = profilePhase("features", () =>
+        melSpectrogram(waveforms, {
+          nMels: c.nFeats,
+          log: c.features === "logmel",
+        }));
+      const lp = profilePhase("forward", () => {
+        const logits = model.forward(features, frames.map(inputLength), { training: false });
+        features.dispose();
+        return logSoftmax(logits, 2);
       });
-      const logits = model.forward(features, frames.map(inputLength), { training: false });
-      return { lp: logSoftmax(logits, 2), frames };
+      return { lp, frames };
     })
   );
-  const all = await lp.f32();
+  const all = await profilePhase("readback", () => lp.f32());
   const [batch, time, nClass] = lp.shape;
   lp.dispose();
   const out: UtteranceLogProbs[] = [];

@@ -7,6 +7,7 @@
  * its language-model state runs across the whole recording.
  */
 import { N_CLASS } from "../data/text.ts";
+import { profilePhase } from "../engine/profiler.ts";
 import { GreedyDecoder } from "./decode.ts";
 import { decodeLogProbs, type DecoderOptions, logProbsOf, type Transcript } from "./inference.ts";
 import type { SpeechRecognitionModel } from "./recognizer.ts";
@@ -188,11 +189,11 @@ export async function* transcribeRecordings(
         throw new Error(`window ${p.window.index} of ${names[p.recording]}: kept frames outside its output`);
       }
       const d = decoders[p.recording];
-      d.push(u.logProbs, from, count);
+      profilePhase("decode text", () => d.push(u.logProbs, from, count));
       if (p.window.last) {
         done[p.recording] = {
           name: names[p.recording],
-          transcript: d.finish(),
+          transcript: profilePhase("decode text", () => d.finish()),
           frames: d.frames,
           windows: d.windows,
         };
