@@ -5,6 +5,12 @@
  * say so once. Validation and out-of-memory errors are collected from `uncapturederror` and rethrown at the next
  * synchronisation point as {@link GpuError}, naming the operation (pipelines and bind groups carry the op's name
  * as their label, and WebGPU's messages quote labels).
+ *
+ * Running out of memory gets its own classes, {@link GpuOutOfMemoryError} and {@link GpuDeviceLostError},
+ * because it is the one GPU failure a user can fix (a smaller batch, shorter utterances): the CLIs catch them to
+ * say which batch failed and what to lower, and let every other error (a bug) through as it is. A failed
+ * allocation surfaces late, at the next readback, and usually drags validation errors behind it (work that used
+ * the invalid buffer), so one out-of-memory error among the collected ones classifies them all.
  */
 
 /** An error raised by the GPU (validation, out of memory, device lost), naming the operation when known. */
@@ -12,6 +18,32 @@ export class GpuError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "GpuError";
+  }
+}
+
+/** The sizes behind a {@link GpuOutOfMemoryError}, when known (the engine's own memory limit knows them). */
+export interface OutOfMemoryDetails {
+  /** Bytes the failing allocation asked for. */
+  requestedBytes: number;
+  /** Bytes in live buffers when it failed. */
+  liveBytes: number;
+  /** The limit it would have crossed (`setMemoryLimit`). */
+  limitBytes: number;
+}
+
+/** The GPU (WebGPU's `GPUOutOfMemoryError`) or the engine's memory limit refused an allocation. */
+export class GpuOutOfMemoryError extends GpuError {
+  constructor(message: string, readonly details: OutOfMemoryDetails | null = null) {
+    super(message);
+    this.name = "GpuOutOfMemoryError";
+  }
+}
+
+/** The device was lost (driver reset, or the GPU gave up, often for memory); nothing more runs in this process. */
+export class GpuDeviceLostError extends GpuError {
+  constructor(message: string) {
+    super(message);
+    this.name = "GpuDeviceLostError";
   }
 }
 
@@ -32,7 +64,8 @@ export interface Gpu {
 
 let gpuPromise: Promise<Gpu> | null = null;
 let current: Gpu | null = null;
-const pendingErrors: string[] = [];
+/** Errors from `uncapturederror`, oldest first, until the next {@link throwPendingGpuErrors}. */
+const pendingErrors: { message: string; outOfMemory: boolean }[] = [];
 let lostReason: string | null = null;
 let quiet = false;
 
@@ -74,13 +107,9 @@ async function requestGpu(): Promise<Gpu> {
     maxComputeWorkgroupsPerDimension: a.maxComputeWorkgroupsPerDimension,
   };
   const device = await adapter.requestDevice({ requiredLimits });
-  device.addEventListener("uncapturederror", (ev) => {
-    const e = (ev as GPUUncapturedErrorEvent).error;
-    const kind = e instanceof GPUOutOfMemoryError ? "GPU out of memory" : "GPU validation error";
-    pendingErrors.push(`${kind}: ${e.message}`);
-  });
+  device.addEventListener("uncapturederror", (ev) => collectError((ev as GPUUncapturedErrorEvent).error));
   device.lost.then((info) => {
-    lostReason = `GPU device lost (${info.reason}): ${info.message}`;
+    lostReason = `GPU device lost (${info.reason}): ${info.message || "no reason given"}`;
     if (info.reason !== "destroyed") console.error(lostReason);
   });
   if (isCpuAdapter && !quiet) {
@@ -102,6 +131,13 @@ async function requestGpu(): Promise<Gpu> {
   };
 }
 
+/** Records an uncaptured GPU error for the next {@link throwPendingGpuErrors}. */
+function collectError(e: GPUError): void {
+  const outOfMemory = e instanceof GPUOutOfMemoryError;
+  const kind = outOfMemory ? "GPU out of memory" : "GPU validation error";
+  pendingErrors.push({ message: `${kind}: ${e.message}`, outOfMemory });
+}
+
 /** Initialises WebGPU (once). Every other engine call needs this to have resolved. */
 export async function initGpu(): Promise<Gpu> {
   if (!gpuPromise) {
@@ -114,15 +150,21 @@ export async function initGpu(): Promise<Gpu> {
 /** The initialised GPU; throws a clear error when {@link initGpu} has not been awaited. */
 export function gpu(): Gpu {
   if (!current) throw new GpuError("WebGPU is not initialised: `await initGpu()` first.");
-  if (lostReason) throw new GpuError(lostReason);
+  if (lostReason) throw new GpuDeviceLostError(lostReason);
   return current;
 }
 
-/** Throws the first GPU error collected since the last check, if any (called at synchronisation points). */
+/**
+ * Throws the GPU errors collected since the last check, if any (called at synchronisation points): a
+ * {@link GpuOutOfMemoryError} quoting the first out-of-memory error when there is one, else a {@link GpuError}
+ * quoting the first error.
+ */
 export function throwPendingGpuErrors(context: string): void {
-  if (lostReason) throw new GpuError(`${lostReason} (while ${context})`);
+  if (lostReason) throw new GpuDeviceLostError(`${lostReason} (while ${context})`);
   if (pendingErrors.length === 0) return;
   const all = pendingErrors.splice(0, pendingErrors.length);
+  const first = all.find((e) => e.outOfMemory) ?? all[0];
   const more = all.length > 1 ? ` (and ${all.length - 1} more)` : "";
-  throw new GpuError(`${all[0]}${more} (noticed while ${context})`);
+  const message = `${first.message}${more} (noticed while ${context})`;
+  throw first.outOfMemory ? new GpuOutOfMemoryError(message) : new GpuError(message);
 }
