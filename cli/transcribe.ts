@@ -34,7 +34,7 @@ options:
   --timestamps          also print each word with its start and end time in seconds
   --window SECONDS      long recordings are cut into windows of this length, context included (default 24)
   --window-context S    seconds each window overlaps its neighbours by on each side (default 2)
-  --batch-size N        windows (of one file or several) run through the model together (default 4)
+  --batch-size N        windows (of one file or several) run through the model together (default 3)
   --memory              print the peak GPU and process memory at the end (stderr)
   --profile             print where the time went at the end (stderr): per phase (decode audio, features,
                         forward, readback, decode text) and per kernel family
@@ -54,7 +54,7 @@ export async function main(args: string[]): Promise<number> {
       timestamps: { type: "boolean", default: false },
       window: { type: "string", default: "24" },
       "window-context": { type: "string", default: "2" },
-      "batch-size": { type: "string", default: "4" },
+      "batch-size": { type: "string", default: "3" },
       memory: { type: "boolean", default: false },
       profile: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },

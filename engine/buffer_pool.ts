@@ -33,6 +33,9 @@ const USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.
 /** A free buffer serves a request when its size is at most this many times the request's size class. */
 export const BEST_FIT_FACTOR = 2;
 
+/** Requests at least this large submit pending work to reuse a buffer released since (smaller ones allocate). */
+export const SUBMIT_FOR_REUSE_BYTES = 1 << 20;
+
 /** Rounds a byte size up to its size class: multiples of 256 B below 4 KiB, then quarter powers of two. */
 export function sizeClass(bytes: number): number {
   const b = Math.max(16, bytes);
@@ -90,6 +93,12 @@ class FreeLists {
     return this.removeAt(i);
   }
 
+  /** Whether a buffer of a size in [lo, hi] is listed. */
+  has(lo: number, hi: number): boolean {
+    const i = lowerBound(this.sizes, lo);
+    return i < this.sizes.length && this.sizes[i] <= hi;
+  }
+
   /** Removes and returns the largest free buffer, with its size. */
   takeLargest(): [GPUBuffer, number] | null {
     return this.sizes.length === 0 ? null : this.removeAt(this.sizes.length - 1);
@@ -110,8 +119,8 @@ class FreeLists {
 
 export class BufferPool {
   private free = new FreeLists();
-  private parked: GPUBuffer[] = [];
-  private parkedBytes = 0;
+  /** Released since the last submit, by size like the free lists (to tell whether one would fit a request). */
+  private parked = new FreeLists();
   /** Each buffer's real size (a size class). */
   private sizes = new WeakMap<GPUBuffer, number>();
   /** The size class each live buffer was asked for (at most its real size). */
@@ -151,7 +160,7 @@ export class BufferPool {
         `${label}: needs a ${bytes}-byte buffer, over this adapter's limit of ${this.maxBufferSize} bytes`,
       );
     }
-    const [buf, size] = this.reuse(cls) ?? this.allocate(cls, label);
+    const [buf, size] = this.reuse(cls) ?? this.reuseAfterSubmit(cls) ?? this.allocate(cls, label);
     this.liveCount++;
     this.liveBytes += size;
     this.requestedLiveBytes += cls;
@@ -169,15 +178,12 @@ export class BufferPool {
     this.liveCount--;
     this.liveBytes -= size;
     this.requestedLiveBytes -= this.requested.get(buf) ?? 0;
-    this.parked.push(buf);
-    this.parkedBytes += size;
+    this.parked.put(buf, size);
   }
 
   /** Called right after a submit: parked buffers may now be reused. */
   afterSubmit(): void {
-    for (const buf of this.parked) this.free.put(buf, this.sizes.get(buf)!);
-    this.parked.length = 0;
-    this.parkedBytes = 0;
+    for (let next = this.parked.takeLargest(); next; next = this.parked.takeLargest()) this.free.put(...next);
   }
 
   /** Starts the peaks again from the current figures (e.g. before one phase whose peak is wanted). */
@@ -192,11 +198,28 @@ export class BufferPool {
     this.trimTo(0);
   }
 
+  /** The largest buffer that may serve a request of size class `cls`. */
+  private fitLimit(cls: number): number {
+    const hi = cls * BEST_FIT_FACTOR;
+    return cls <= this.maxBinding ? Math.min(hi, this.maxBinding) : hi;
+  }
+
   /** The smallest free buffer that may serve a request of size class `cls`. */
   private reuse(cls: number): [GPUBuffer, number] | null {
-    let hi = cls * BEST_FIT_FACTOR;
-    if (cls <= this.maxBinding) hi = Math.min(hi, this.maxBinding);
-    return this.free.take(cls, hi);
+    return this.free.take(cls, this.fitLimit(cls));
+  }
+
+  /**
+   * When a large request finds no free buffer but one released since the last submit would fit, submits (which
+   * does not wait for the GPU) and takes it: within one submit (up to hundreds of launches, a whole forward
+   * pass of a small batch) memory then follows what is alive instead of every buffer released meanwhile.
+   */
+  private reuseAfterSubmit(cls: number): [GPUBuffer, number] | null {
+    if (cls < SUBMIT_FOR_REUSE_BYTES || !this.submitPending || !this.parked.has(cls, this.fitLimit(cls))) {
+      return null;
+    }
+    this.submitPending();
+    return this.reuse(cls);
   }
 
   private allocate(size: number, label: string): [GPUBuffer, number] {
@@ -213,14 +236,14 @@ export class BufferPool {
     const limit = this.limitBytes;
     if (limit === null || this.totalBytes + size <= limit) return;
     this.trimTo(limit - size);
-    if (this.totalBytes + size > limit && this.parked.length > 0 && this.submitPending) {
+    if (this.totalBytes + size > limit && this.parked.bytes > 0 && this.submitPending) {
       this.submitPending();
       this.trimTo(limit - size);
     }
     if (this.totalBytes + size <= limit) return;
     throw new GpuOutOfMemoryError(
       `GPU memory limit reached: ${label} asked for ${size} bytes (${formatBytes(size)}) with ` +
-        `${formatBytes(this.liveBytes)} live and ${formatBytes(this.parkedBytes)} awaiting reuse, ` +
+        `${formatBytes(this.liveBytes)} live and ${formatBytes(this.parked.bytes)} awaiting reuse, ` +
         `over the limit of ${formatBytes(limit)}`,
       { requestedBytes: size, liveBytes: this.liveBytes, limitBytes: limit },
     );

@@ -30,7 +30,6 @@ import {
 } from "./profiler.ts";
 
 const MAX_DISPATCHES_PER_SUBMIT = 384;
-const MAX_GROWTH_PER_SUBMIT = 16 * 1024 * 1024;
 const UNIFORM_SLOT = 256;
 const UNIFORM_CHUNK = 64 * 1024;
 /** Timed compute passes per submit at most while profiling with timestamps (two queries each). */
@@ -70,8 +69,6 @@ class Recorder {
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private dispatches = 0;
-  /** The pool's total bytes at the last submit. */
-  private bytesAtSubmit = 0;
   private chunks: UniformChunk[] = [];
   private spareChunks: UniformChunk[] = [];
   private pipelines = new Map<string, GPUComputePipeline>();
@@ -104,6 +101,7 @@ class Recorder {
     this.pool = new BufferPool(g.device, g.limits.maxBufferSize);
     this.maxBinding = g.limits.maxStorageBufferBindingSize;
     this.paramsAsStorage = g.isCpuAdapter;
+    this.pool.submitPending = () => this.flush();
     // Held-back submits may use free buffers: let them run before any free buffer is destroyed.
     const trim = this.pool.trim.bind(this.pool);
     this.pool.trim = () => {
@@ -338,12 +336,7 @@ class Recorder {
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(workgroups[0], workgroups[1], workgroups[2]);
     this.totalDispatches++;
-    // Buffers released since the last submit cannot be reused before the next one: when the pool has grown by
-    // more than MAX_GROWTH_PER_SUBMIT since then, submit so that they can (a submit does not wait for the GPU).
-    if (
-      ++this.dispatches >= MAX_DISPATCHES_PER_SUBMIT ||
-      this.pool.totalBytes - this.bytesAtSubmit > MAX_GROWTH_PER_SUBMIT
-    ) this.flush();
+    if (++this.dispatches >= MAX_DISPATCHES_PER_SUBMIT) this.flush();
   }
 
   /** Records a buffer-to-buffer copy (ends the current compute pass). */
@@ -406,7 +399,6 @@ class Recorder {
     this.chunks = [];
     this.dispatches = 0;
     this.pool.afterSubmit();
-    this.bytesAtSubmit = this.pool.totalBytes;
   }
 
   /** Copies `bytes` bytes of `buf` back to the CPU. Waits for the GPU (about 10 ms on the CPU adapter). */

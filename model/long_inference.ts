@@ -25,7 +25,7 @@ export const DEFAULT_WINDOW: WindowOptions = windowOptions(64, 2);
 
 export interface LongAudioOptions extends DecoderOptions {
   window?: WindowOptions;
-  /** Windows run through the model together (default 4). */
+  /** Windows run through the model together (default 3: a minute of audio with the default windows). */
   batchSize?: number;
 }
 
@@ -168,7 +168,7 @@ export async function* transcribeRecordings(
   opts: LongAudioOptions = {},
 ): AsyncGenerator<RecordingResult> {
   const o = opts.window ?? DEFAULT_WINDOW;
-  const batchSize = opts.batchSize ?? 4;
+  const batchSize = opts.batchSize ?? 3;
   const decoders: RecordingDecoder[] = [];
   const names: string[] = [];
   const done: (RecordingResult | null)[] = [];

@@ -135,12 +135,32 @@ Deno.test("the limit: under pressure, pending work is submitted so that parked b
   };
   pool.limitBytes = 2 * MiB;
   pool.release(pool.acquire(1.5 * MiB, "parked"));
-  const b = pool.acquire(MiB, "needs the parked memory");
+  // Too small to be served by the parked buffer (over 2x): the limit must destroy it after a submit.
+  const b = pool.acquire(0.7 * MiB, "needs the parked memory");
   equal(submits, 1);
-  equal(pool.totalBytes, MiB);
+  equal(pool.totalBytes, sizeClass(0.7 * MiB));
   pool.release(b);
   pool.limitBytes = null;
   throws(() => pool.acquire(2 ** 50, "huge"), RangeError, "the adapter's own limit still applies");
+  pool.afterSubmit();
+  pool.trim();
+});
+
+Deno.test("a large request that only a buffer released since the last submit could serve submits and takes it", () => {
+  const pool = newPool();
+  let submits = 0;
+  pool.submitPending = () => {
+    submits++;
+    pool.afterSubmit();
+  };
+  pool.release(pool.acquire(4 * MiB, "released"));
+  const small = pool.acquire(64 * 1024, "small: allocates, no submit");
+  equal(submits, 0);
+  const big = pool.acquire(3 * MiB, "reuses the released buffer");
+  equal(submits, 1);
+  equal(pool.totalBytes, 4 * MiB + sizeClass(64 * 1024));
+  pool.release(small);
+  pool.release(big);
   pool.afterSubmit();
   pool.trim();
 });
