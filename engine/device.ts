@@ -106,7 +106,9 @@ async function requestGpu(): Promise<Gpu> {
     maxStorageBuffersPerShaderStage: a.maxStorageBuffersPerShaderStage,
     maxComputeWorkgroupsPerDimension: a.maxComputeWorkgroupsPerDimension,
   };
-  const device = await adapter.requestDevice({ requiredLimits });
+  // Timestamp queries let --profile time kernels without extra submits (engine/profiler.ts).
+  const requiredFeatures: GPUFeatureName[] = adapter.features.has("timestamp-query") ? ["timestamp-query"] : [];
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
   device.addEventListener("uncapturederror", (ev) => collectError((ev as GPUUncapturedErrorEvent).error));
   device.lost.then((info) => {
     lostReason = `GPU device lost (${info.reason}): ${info.message || "no reason given"}`;
