@@ -4,6 +4,8 @@
  * SpecAugment draws: all randomness is derived from the seed and the global step, not from a running stream).
  */
 import { commands } from "./engine/commands.ts";
+import { GpuDeviceLostError, GpuOutOfMemoryError } from "./engine/device.ts";
+import { setMemoryLimit } from "./engine/memory.ts";
 import {
   flushProfile,
   profileIterable,
@@ -16,7 +18,7 @@ import { Random } from "./engine/random.ts";
 import { tidy } from "./engine/scope.ts";
 import { zeros } from "./engine/tensor.ts";
 import { AudioPool } from "./data/audio_pool.ts";
-import { BatchLoader, labelTensor, selectBatches } from "./data/batching.ts";
+import { BatchLoader, labelTensor, selectBatches, spectrogramFrames } from "./data/batching.ts";
 import { melSpectrogram } from "./data/features.ts";
 import { epochBatches, epochSeed } from "./data/sampler.ts";
 import { specAugment } from "./kernels/specaugment.ts";
@@ -103,6 +105,7 @@ async function main(argv: string[]): Promise<number> {
       workers: args.workers,
       profile: args.profile,
       memory: args.memory,
+      memoryLimit: args.memoryLimit,
     };
   }
 
@@ -110,6 +113,7 @@ async function main(argv: string[]): Promise<number> {
   console.log(data.description);
   if (data.train.length === 0) throw new UsageError("no training utterances");
   await requireGpu();
+  if (args.memoryLimit !== null) setMemoryLimit(args.memoryLimit);
 
   let model: SpeechRecognitionModel;
   if (resumeFrom) {
@@ -206,6 +210,7 @@ async function main(argv: string[]): Promise<number> {
 
   if (args.profile) startProfile();
   const firstEpoch = pos.epoch;
+  const largest = { utterances: 0, frames: 0 };
   try {
     for (; pos.epoch < args.epochs; pos.epoch++, pos.batch = 0) {
       const order = epochBatches(data.train, {
@@ -232,6 +237,11 @@ async function main(argv: string[]): Promise<number> {
       });
       for await (const b of profileIterable("decode audio", loader)) {
         const lr = schedule.lr;
+        noteBatchShape(
+          largest,
+          b.utterances.length,
+          spectrogramFrames(Math.max(...b.waveforms.map((w) => w.length))),
+        );
         const result = tidy(() => {
           const { spectrograms, labels } = profilePhase("features", () => {
             const { features, frames } = melSpectrogram(b.waveforms, {
@@ -299,6 +309,8 @@ async function main(argv: string[]): Promise<number> {
         console.error(`after epoch ${pos.epoch + 1}: ${profileReport()}`);
       }
     }
+  } catch (e) {
+    throw outOfMemoryAdvice(e, { ...largest, step: pos.step, batchSize: args.batchSize, out: outDir });
   } finally {
     await pool.close();
     log.close();
@@ -319,6 +331,34 @@ async function main(argv: string[]): Promise<number> {
   if (args.profile) console.error(profileReport());
   if (args.memory) console.error(memoryReportLine());
   return 0;
+}
+
+/** Records the largest batch shape seen (what an out-of-memory message names). */
+function noteBatchShape(
+  largest: { utterances: number; frames: number },
+  utterances: number,
+  frames: number,
+): void {
+  largest.utterances = Math.max(largest.utterances, utterances);
+  largest.frames = Math.max(largest.frames, frames);
+}
+
+/**
+ * Running out of GPU memory (or losing the device) becomes one line naming the batch and what to lower. The
+ * error surfaces at the next readback, so it names the largest batch so far rather than one step. Checkpoints
+ * are written to a temporary file and renamed, so none is left half-written.
+ */
+function outOfMemoryAdvice(
+  e: unknown,
+  at: { utterances: number; frames: number; step: number; batchSize: number; out: string },
+): unknown {
+  if (!(e instanceof GpuOutOfMemoryError) && !(e instanceof GpuDeviceLostError)) return e;
+  const what = e instanceof GpuOutOfMemoryError ? "out of GPU memory" : "the GPU device was lost";
+  return new UsageError(
+    `${what} near step ${at.step} (batches of up to ${at.utterances} utterances x ${at.frames} frames): lower ` +
+      `--batch-size (now ${at.batchSize}) or use --bucketed, and continue with --resume; the checkpoints in ` +
+      `${at.out} are intact. (${e.message})`,
+  );
 }
 
 if (import.meta.main) await runCli("train", () => main(Deno.args));

@@ -74,3 +74,25 @@ function releaseHostCopies(weights: Map<string, Float32Array>): void {
     if (typeof b.transfer === "function" && !b.detached) b.transfer(0);
   }
 }
+
+const BYTE_UNITS: Record<string, number> = {
+  "": 1,
+  B: 1,
+  KB: 1e3,
+  MB: 1e6,
+  GB: 1e9,
+  KIB: 1024,
+  MIB: 2 ** 20,
+  GIB: 2 ** 30,
+};
+
+/** Parses a size flag ("800MB", "1.5GB", "2GiB", "123456" bytes); errors name the flag. */
+export function parseBytes(flag: string, value: string): number {
+  const m = /^\s*([\d.]+)\s*([a-zA-Z]*)\s*$/.exec(value);
+  const unit = m ? BYTE_UNITS[m[2].toUpperCase()] : undefined;
+  const n = m ? Number(m[1]) * (unit ?? NaN) : NaN;
+  if (!(n > 0) || !Number.isFinite(n)) {
+    throw new UsageError(`${flag} must be a size such as 800MB or 1.5GB, got "${value}"`);
+  }
+  return Math.floor(n);
+}

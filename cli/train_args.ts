@@ -7,7 +7,7 @@ import {
   PRESETS,
   validateConfig,
 } from "../model/config.ts";
-import { UsageError } from "./common.ts";
+import { parseBytes, UsageError } from "./common.ts";
 
 export const TRAIN_HELP = `usage: deno task train [options]
 
@@ -48,6 +48,7 @@ output:
                          features, forward, backward, optimizer, readback, eval, checkpoint) and GPU time
                          and launches per kernel family; also after the first epoch of a longer run
   --memory               print the peak GPU memory and the peak resident memory at the end (stderr)
+  --memory-limit SIZE    keep the engine's GPU memory under SIZE (e.g. 8GB); over it, a clear error
   -h, --help             this text`;
 
 export interface TrainArgs {
@@ -77,6 +78,8 @@ export interface TrainArgs {
   profile: boolean;
   /** Print the memory peaks at the end. */
   memory: boolean;
+  /** Cap on the engine's GPU memory in bytes (null: none). */
+  memoryLimit: number | null;
 }
 
 function int(v: string | undefined, name: string, min: number): number | undefined {
@@ -154,6 +157,7 @@ export function parseTrainArgs(
         "eval-limit": { type: "string" },
         profile: { type: "boolean", default: false },
         memory: { type: "boolean", default: false },
+        "memory-limit": { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     }).values;
@@ -223,5 +227,6 @@ export function parseTrainArgs(
     evalLimit: int(values["eval-limit"], "eval-limit", 1),
     profile: values.profile,
     memory: values.memory,
+    memoryLimit: values["memory-limit"] ? parseBytes("--memory-limit", values["memory-limit"]) : null,
   };
 }

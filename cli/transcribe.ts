@@ -11,7 +11,9 @@ import type { DecoderOptions } from "../model/inference.ts";
 import { type Recording, transcribeRecordings } from "../model/long_inference.ts";
 import { windowOptions } from "../model/windows.ts";
 import { FRAME_HOP_SECONDS } from "../model/word_timestamps.ts";
-import { loadModel, requireGpu, runCli, UsageError } from "./common.ts";
+import { loadModel, parseBytes, requireGpu, runCli, UsageError } from "./common.ts";
+import { setMemoryLimit } from "../engine/memory.ts";
+import { GpuDeviceLostError, GpuOutOfMemoryError } from "../engine/device.ts";
 import { memoryReportLine } from "./memory_report.ts";
 import {
   profileIterable,
@@ -36,6 +38,7 @@ options:
   --window-context S    seconds each window overlaps its neighbours by on each side (default 2)
   --batch-size N        windows (of one file or several) run through the model together (default 3)
   --memory              print the peak GPU and process memory at the end (stderr)
+  --memory-limit SIZE   keep the engine's GPU memory under SIZE (e.g. 2GB); over it, a clear error
   --profile             print where the time went at the end (stderr): per phase (decode audio, features,
                         forward, readback, decode text) and per kernel family
   -h, --help            this text`;
@@ -56,6 +59,7 @@ export async function main(args: string[]): Promise<number> {
       "window-context": { type: "string", default: "2" },
       "batch-size": { type: "string", default: "3" },
       memory: { type: "boolean", default: false },
+      "memory-limit": { type: "string" },
       profile: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -73,8 +77,15 @@ export async function main(args: string[]): Promise<number> {
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new UsageError("--batch-size must be a positive integer");
   }
+  const limit = values["memory-limit"] ? parseBytes("--memory-limit", values["memory-limit"]) : null;
   await requireGpu();
-  const model = await loadModel(values.checkpoint);
+  if (limit !== null) setMemoryLimit(limit);
+  const model = await loadModel(values.checkpoint).catch((e) => {
+    if (!(e instanceof GpuOutOfMemoryError)) throw e;
+    throw new UsageError(
+      `the model in ${values.checkpoint} alone needs more than --memory-limit. (${e.message})`,
+    );
+  });
   const decoder: DecoderOptions = {
     decoder: values.decoder,
     beamWidth: Number(values["beam-width"]),
@@ -98,20 +109,31 @@ export async function main(args: string[]): Promise<number> {
     window,
     batchSize: windowsPerBatch,
   });
-  for await (const r of results) {
-    if (!r.transcript) {
-      failed++;
-      console.error(`transcribe: skipping ${r.name}: ${r.error?.message}`);
-      continue;
-    }
-    console.log(`${r.name}\t${r.transcript.text}`);
-    if (values.timestamps) {
-      for (const w of r.transcript.words) {
-        const start = (w.startFrame * FRAME_HOP_SECONDS).toFixed(3);
-        const end = ((w.endFrame + 1) * FRAME_HOP_SECONDS).toFixed(3);
-        console.log(`\t${start}\t${end}\t${w.word}`);
+  let done = 0;
+  try {
+    for await (const r of results) {
+      done++;
+      if (!r.transcript) {
+        failed++;
+        console.error(`transcribe: skipping ${r.name}: ${r.error?.message}`);
+        continue;
+      }
+      console.log(`${r.name}\t${r.transcript.text}`);
+      if (values.timestamps) {
+        for (const w of r.transcript.words) {
+          const start = (w.startFrame * FRAME_HOP_SECONDS).toFixed(3);
+          const end = ((w.endFrame + 1) * FRAME_HOP_SECONDS).toFixed(3);
+          console.log(`\t${start}\t${end}\t${w.word}`);
+        }
       }
     }
+  } catch (e) {
+    if (!(e instanceof GpuOutOfMemoryError) && !(e instanceof GpuDeviceLostError)) throw e;
+    const what = e instanceof GpuOutOfMemoryError ? "out of GPU memory" : "the GPU device was lost";
+    throw new UsageError(
+      `${what} after ${done} of ${positionals.length} file(s) (${windowsPerBatch} window(s) of ` +
+        `${values.window} s a batch): lower --batch-size or --window. (${e.message})`,
+    );
   }
   if (values.profile) {
     await stopProfile();

@@ -25,6 +25,17 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
+/** Runs `fn` with recording on, even inside `noGrad` (a backward closure that recomputes its forward). */
+export function withGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = true;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
 /** True when an op over these inputs must be recorded. */
 export function needsGrad(...inputs: (Tensor | null | undefined)[]): boolean {
   if (!gradEnabled) return false;

@@ -74,7 +74,7 @@ export class Tensor {
     if (!this.storage) {
       throw new Error(
         `tensor #${this.id}${this.name ? ` (${this.name})` : ""} ${shapeString(this.shape)} ` +
-          `was used after dispose()`,
+          `was used after dispose() or releaseBuffer()`,
       );
     }
     return this.storage.buffer;
@@ -90,6 +90,18 @@ export class Tensor {
     if (!s) void this.buffer;
     s!.refs++;
     return new Tensor([...shape], this.dtype, s!);
+  }
+
+  /**
+   * Frees the data but keeps the tensor on the tape: for an intermediate whose value no backward closure reads
+   * (the input of an add, of a dropout, of a layout copy), so that training holds only what backward needs.
+   * Gradients still flow through it; reading its buffer afterwards throws.
+   */
+  releaseBuffer(): void {
+    const s = this.storage;
+    if (!s) return;
+    this.storage = null;
+    if (--s.refs === 0) commands().pool.release(s.buffer);
   }
 
   /** Frees the GPU buffer once no other view shares it. Safe to call twice. */

@@ -32,7 +32,9 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
   const y = matmul(x, weight, { transB: true });
   if (!bias) return y;
   const out = add(y, bias);
-  // Nothing recorded keeps the product alive: free it now rather than at the end of the scope.
+  // The bias add's backward does not read the product: free it now rather than at the end of the scope (in
+  // training only its data: it stays on the tape for matmul's backward).
   if (!y.requiresGrad) y.dispose();
+  else y.releaseBuffer();
   return out;
 }

@@ -5,6 +5,7 @@
  * classifier Linear(2 rnn_dim, rnn_dim), GELU, dropout, Linear(rnn_dim, n_class).
  */
 import { Random } from "../engine/random.ts";
+import { recompute } from "../engine/recompute.ts";
 import { parameter, type Tensor } from "../engine/tensor.ts";
 import { conv2d } from "../kernels/conv2d.ts";
 import { dropout } from "../kernels/dropout.ts";
@@ -86,6 +87,32 @@ export interface ForwardOptions {
   dropoutSeed?: number;
 }
 
+/** What the forward pass's helpers share: dropout with a fixed seed, the seed stream and freeing. */
+interface ForwardTools {
+  drop: (x: Tensor, seed: number) => Tensor;
+  nextSeed: () => number;
+  /** `op(x)`, freeing `x` once `op` is recorded when nothing will read it (see {@link then}). */
+  then: (x: Tensor, op: (x: Tensor) => Tensor, unread?: boolean) => Tensor;
+}
+
+/** Frees an intermediate: wholly when it is not on the tape; only its data when `unread` by backward. */
+function free(x: Tensor, unread: boolean): void {
+  if (!x.requiresGrad) x.dispose();
+  else if (unread) x.releaseBuffer();
+}
+
+/**
+ * `op(x)`, with `x` freed as soon as `op` is recorded: always when nothing recorded for backward holds it
+ * (inference, or a frozen part), and in training too when `unread` (op's backward does not read x, and nothing
+ * later uses it). The forward's peak is then a few activations in inference, and training keeps only what
+ * backward reads.
+ */
+function then(x: Tensor, op: (x: Tensor) => Tensor, unread = false, keepAlive?: Tensor): Tensor {
+  const y = op(x);
+  if (y !== x && x !== keepAlive) free(x, unread);
+  return y;
+}
+
 export class SpeechRecognitionModel {
   readonly params = new Map<string, Tensor>();
 
@@ -139,67 +166,67 @@ export class SpeechRecognitionModel {
     }
     const training = (opts.training ?? false) && c.dropout > 0;
     const seedRng = new Random(opts.dropoutSeed ?? 0);
-    const drop = (x: Tensor) => training ? dropout(x, c.dropout, seedRng.nextU32(), true) : x;
-    // `then(x, f)` is f(x) with x freed as soon as f is recorded, when nothing recorded for backward holds it
-    // (inference, or a frozen part): the forward's peak is then a few activations, not all of them.
-    const then = (x: Tensor, f: (x: Tensor) => Tensor): Tensor => {
-      const y = f(x);
-      if (y !== x && x !== spec && !x.requiresGrad) x.dispose();
-      return y;
-    };
+    // Seeds are drawn where the dropouts are, in forward order, so that a recomputed segment redraws the same mask.
+    const nextSeed = () => training ? seedRng.nextU32() : 0;
+    const drop = (x: Tensor, seed: number) => training ? dropout(x, c.dropout, seed, true) : x;
+    const f: ForwardTools = { drop, nextSeed, then: (x, op, unread) => then(x, op, unread, spec) };
 
     let x = conv2d(spec, this.p("cnn.weight"), this.p("cnn.bias"), { stride: c.stride, padding: 1 });
-    for (let i = 0; i < c.nCnnLayers; i++) x = this.residualBlock(x, i, drop, then);
-    const [b, ch, f, frames] = x.shape;
-    x = then(x, (x) => transpose(reshape(x, [b, ch * f, frames]), 1, 2));
-    x = then(x, (x) => linear(x, this.p("fully_connected.weight"), this.p("fully_connected.bias")));
+    for (let i = 0; i < c.nCnnLayers; i++) x = this.residualBlock(x, i, f);
+    const [b, ch, feats, frames] = x.shape;
+    x = f.then(x, (x) => {
+      const flat = reshape(x, [b, ch * feats, frames]);
+      const out = transpose(flat, 1, 2);
+      free(flat, true);
+      return out;
+    }, true);
+    x = f.then(x, (x) => linear(x, this.p("fully_connected.weight"), this.p("fully_connected.bias")));
     const lengths = inputLengths.map((n) => Math.min(Math.max(n, 0), frames));
     for (let i = 0; i < c.nRnnLayers; i++) {
       const pre = `birnn_layers.${i}`;
-      x = then(
+      const [w, bias] = [this.p(`${pre}.layer_norm.weight`), this.p(`${pre}.layer_norm.bias`)];
+      x = f.then(
         x,
-        (x) => layerNorm(x, this.p(`${pre}.layer_norm.weight`), this.p(`${pre}.layer_norm.bias`), LN_EPS),
+        (x) => recompute("layerNorm+gelu", [x, w, bias], (x, w, b) => gelu(layerNorm(x, w, b, LN_EPS))),
       );
-      x = then(x, gelu);
-      x = then(x, (x) => this.biGruLayer(x, i, lengths));
-      x = then(x, drop);
+      x = f.then(x, (x) => this.biGruLayer(x, i, lengths));
+      // Neither dropout's backward nor the GRU's reads the GRU's output.
+      const seed = nextSeed();
+      x = f.then(x, (x) => drop(x, seed), true);
     }
-    x = then(x, (x) => linear(x, this.p("classifier.0.weight"), this.p("classifier.0.bias")));
-    x = then(x, gelu);
-    x = then(x, drop);
-    return then(x, (x) => linear(x, this.p("classifier.3.weight"), this.p("classifier.3.bias")));
+    x = f.then(x, (x) => linear(x, this.p("classifier.0.weight"), this.p("classifier.0.bias")));
+    const seed = nextSeed();
+    x = f.then(x, (x) => recompute("gelu+dropout", [x], (x) => then(gelu(x), (g) => drop(g, seed))));
+    return f.then(x, (x) => linear(x, this.p("classifier.3.weight"), this.p("classifier.3.bias")));
   }
 
-  /** ResidualCNN block `i`: (LayerNorm over features, GELU, dropout, conv 3x3) twice, plus the skip. */
-  private residualBlock(
-    input: Tensor,
-    i: number,
-    drop: (x: Tensor) => Tensor,
-    then: (x: Tensor, f: (x: Tensor) => Tensor) => Tensor,
-  ): Tensor {
+  /**
+   * ResidualCNN block `i`: (LayerNorm over features, GELU, dropout, conv 3x3) twice, plus the skip. Each
+   * LayerNorm + GELU + dropout runs as a recomputed segment: backward keeps its input (which it needs anyway,
+   * as the residual or the first conv's output) instead of its two intermediate outputs.
+   */
+  private residualBlock(input: Tensor, i: number, f: ForwardTools): Tensor {
     const pre = `rescnn_layers.${i}`;
-    const norm = (x: Tensor, k: number) =>
-      layerNormAxis(
-        x,
-        this.p(`${pre}.layer_norm${k}.layer_norm.weight`),
-        this.p(`${pre}.layer_norm${k}.layer_norm.bias`),
-        2,
-        LN_EPS,
+    const normGeluDrop = (x: Tensor, k: number) => {
+      const seed = f.nextSeed();
+      const w = this.p(`${pre}.layer_norm${k}.layer_norm.weight`);
+      const b = this.p(`${pre}.layer_norm${k}.layer_norm.bias`);
+      // CNNLayerNorm: LayerNorm over the feature axis (2) of (batch, channels, feats, frames).
+      return recompute(
+        "layerNorm+gelu+dropout",
+        [x, w, b],
+        (x, w, b) => then(then(layerNormAxis(x, w, b, 2, LN_EPS), gelu), (g) => f.drop(g, seed)),
       );
+    };
     const conv = (x: Tensor, k: number) =>
       conv2d(x, this.p(`${pre}.cnn${k}.weight`), this.p(`${pre}.cnn${k}.bias`), { stride: 1, padding: 1 });
-    // CNNLayerNorm: LayerNorm over the feature axis (2) of (batch, channels, feats, frames). The input is the
-    // residual, so it stays alive until the skip is added.
-    let x = norm(input, 1);
-    x = then(x, gelu);
-    x = then(x, drop);
-    x = then(x, (x) => conv(x, 1));
-    x = then(x, (x) => norm(x, 2));
-    x = then(x, gelu);
-    x = then(x, drop);
-    x = then(x, (x) => conv(x, 2));
-    x = then(x, (x) => add(x, input));
-    // The block's input is consumed here too (it was the residual).
+    let x = normGeluDrop(input, 1);
+    x = f.then(x, (x) => conv(x, 1));
+    x = f.then(x, (x) => normGeluDrop(x, 2));
+    x = f.then(x, (x) => conv(x, 2));
+    // The skip's add reads neither operand in backward.
+    x = f.then(x, (x) => add(x, input), true);
+    // The block's input (the residual) is consumed too, unless the first segment's recomputation needs it.
     if (!input.requiresGrad && input !== x) input.dispose();
     return x;
   }

@@ -111,3 +111,59 @@ Deno.test({
     await Deno.remove(dir, { recursive: true });
   },
 });
+
+Deno.test("transcribe: a long file in windows, --memory --profile, and out of GPU memory as one line", async () => {
+  const dir = await Deno.makeTempDir();
+  const sample = `${ROOT}data/sample/train/90101/1/`;
+  const clips = [...Deno.readDirSync(sample)].map((e) => sample + e.name).sort().slice(0, 3);
+  const r = await run("cli/transcribe.ts", [
+    ...["--checkpoint", CHECKPOINT, "--window", "2", "--window-context", "0.4", "--batch-size", "2"],
+    ...["--memory", "--profile", "--timestamps", ...clips],
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.split("\n").filter((l) => l.startsWith(ROOT)).length, 3);
+  assert.match(r.stderr, /^memory: peak GPU [\d.]+ [kMG]?B \(peak live [\d.]+ [kMG]?B\), peak RSS /m);
+  for (const phase of ["decode audio", "features", "forward", "readback", "decode text"]) {
+    assert.match(r.stderr, new RegExp(`^${phase} +[\\d.]+ +[\\d.]+% +\\d+$`, "m"), phase);
+  }
+  const tiny = await run("cli/transcribe.ts", [
+    "--checkpoint",
+    CHECKPOINT,
+    "--memory-limit",
+    "1MB",
+    clips[0],
+  ]);
+  assert.match(tiny.stderr, /^transcribe: the model in .* alone needs more than --memory-limit/m);
+  // The model fits (1.1 MB), its activations do not.
+  const oom = await run("cli/transcribe.ts", ["--checkpoint", CHECKPOINT, "--memory-limit", "1.6MB", clips[0]]);
+  assert.equal(oom.code, 1);
+  const lines = oom.stderr.trim().split("\n").filter((l) => !l.startsWith("webgpu:"));
+  assert.equal(lines.length, 1, oom.stderr);
+  assert.match(lines[0], /^transcribe: out of GPU memory .*lower --batch-size or --window/);
+  const bad = await run("cli/transcribe.ts", [
+    "--checkpoint",
+    CHECKPOINT,
+    "--memory-limit",
+    "lots",
+    clips[0],
+  ]);
+  assert.match(bad.stderr, /--memory-limit must be a size such as 800MB/);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("train: out of GPU memory is one line naming the batch and what to lower; no checkpoint is written", async () => {
+  const dir = await Deno.makeTempDir();
+  const r = await run("train.ts", [
+    ...["--limit", "10", "--epochs", "1", "--batch-size", "5", "--rnn-dim", "16", "--n-feats", "32"],
+    ...["--workers", "0", "--out", dir, "--memory-limit", "2MB"],
+  ]);
+  assert.equal(r.code, 1);
+  assert.match(
+    r.stderr,
+    /^train: out of GPU memory near step \d+ \(batches of up to 5 utterances x \d+ frames\): lower --batch-size \(now 5\)/m,
+  );
+  assert.match(r.stderr, /checkpoints in .* are intact/);
+  const left = [...Deno.readDirSync(`${dir}/checkpoints`)].map((e) => e.name);
+  assert.ok(left.every((n) => !n.includes(".tmp")), `no half-written files: ${left}`);
+  await Deno.remove(dir, { recursive: true });
+});
