@@ -107,7 +107,9 @@ async function requestGpu(): Promise<Gpu> {
     maxComputeWorkgroupsPerDimension: a.maxComputeWorkgroupsPerDimension,
   };
   // Timestamp queries let --profile time kernels without extra submits (engine/profiler.ts).
-  const requiredFeatures: GPUFeatureName[] = adapter.features.has("timestamp-query") ? ["timestamp-query"] : [];
+  const requiredFeatures: GPUFeatureName[] = adapter.features.has("timestamp-query")
+    ? ["timestamp-query"]
+    : [];
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
   device.addEventListener("uncapturederror", (ev) => collectError((ev as GPUUncapturedErrorEvent).error));
   device.lost.then((info) => {
