@@ -25,7 +25,9 @@ export {
   empty,
   formatBytes,
   full,
+  GpuDeviceLostError,
   GpuError,
+  GpuOutOfMemoryError,
   initGpu,
   isGradEnabled,
   keep,
@@ -34,14 +36,22 @@ export {
   noGrad,
   ones,
   parameter,
+  profileData,
+  profilePhase,
+  profileReport,
   Random,
+  recompute,
   releasePooledMemory,
   resetPeakMemory,
+  setMemoryLimit,
   setQuiet,
   type Shape,
+  startProfile,
+  stopProfile,
   Tensor,
   tensor,
   tidy,
+  withGrad,
   zeros,
 } from "./engine/mod.ts";
 
@@ -53,6 +63,12 @@ export { AudioFormatError, decodeFlac, FlacStreamDecoder } from "./data/flac.ts"
 export type { DecodedAudio, FlacBlock, FlacDecoderOptions, FlacMetadata, StreamInfo } from "./data/flac.ts";
 export { readWav } from "./data/wav.ts";
 export { loadAudio } from "./data/audio.ts";
+export {
+  type AudioStream,
+  type AudioStreamOptions,
+  openAudioStream,
+  StreamingResampler,
+} from "./data/audio_stream.ts";
 export { resample } from "./data/resample.ts";
 
 // Text, corpora, splits and download.
@@ -106,6 +122,21 @@ export type {
   SafetensorsContents,
 } from "./model/safetensors.ts";
 
+// The recognizer: model, checkpoints, inference on recordings of any length.
+export { type ModelConfig, PRESETS, TUTORIAL_CONFIG } from "./model/config.ts";
+export { SpeechRecognitionModel } from "./model/recognizer.ts";
+export { loadCheckpoint, saveCheckpoint } from "./model/checkpoint.ts";
+export { decodeLogProbs, logProbsOf, type Transcript, type UtteranceLogProbs } from "./model/inference.ts";
+export {
+  DEFAULT_WINDOW,
+  type LongAudioOptions,
+  type Recording,
+  type RecordingResult,
+  transcribeLong,
+  transcribeRecordings,
+} from "./model/long_inference.ts";
+export { planWindows, type Window, type WindowOptions, windowOptions } from "./model/windows.ts";
+
 // Decoding, language models and metrics.
 export {
   decodeBatch,
@@ -113,6 +144,7 @@ export {
   type DecodeOptions,
   decodeUtterance,
   greedyDecode,
+  GreedyDecoder,
 } from "./model/decode.ts";
 export {
   type BeamHypothesis,
