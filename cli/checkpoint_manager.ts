@@ -22,6 +22,7 @@ import {
   type TrainingState,
 } from "../model/checkpoint.ts";
 import type { ModelConfig } from "../model/config.ts";
+import { copyFileAtomic, writeFileAtomic } from "../data/atomic_write.ts";
 
 export interface CheckpointManagerOptions {
   /** How many of the newest checkpoints to keep (default 3, at least 1). The best is kept apart as a copy. */
@@ -121,17 +122,6 @@ async function removeIfPresent(path: string): Promise<void> {
   }
 }
 
-async function writeTextAtomically(path: string, text: string): Promise<void> {
-  const temporary = `${path}.${Deno.pid}-${Date.now().toString(36)}.tmp`;
-  try {
-    await Deno.writeTextFile(temporary, text);
-    await Deno.rename(temporary, path);
-  } catch (e) {
-    await removeIfPresent(temporary);
-    throw e;
-  }
-}
-
 export class CheckpointManager {
   readonly runDir: string;
   /** `<run>/checkpoints`. */
@@ -219,16 +209,11 @@ export class CheckpointManager {
     if (!(await isCompleteSafetensors(source))) {
       throw new Error(`${source}: no complete checkpoint of step ${step} to mark as the best`);
     }
-    const temporary = `${this.bestPath}.${Deno.pid}-${Date.now().toString(36)}.tmp`;
-    try {
-      await Deno.copyFile(source, temporary);
-      await Deno.rename(temporary, this.bestPath);
-    } catch (e) {
-      await removeIfPresent(temporary);
-      throw e;
-    }
+    await copyFileAtomic(source, this.bestPath, { fsync: true });
     const record: BestRecord = { step, cer, ...(epoch !== undefined ? { epoch } : {}), source: names.model };
-    await writeTextAtomically(`${this.dir}/${BEST_RECORD}`, JSON.stringify(record, null, 2) + "\n");
+    await writeFileAtomic(`${this.dir}/${BEST_RECORD}`, JSON.stringify(record, null, 2) + "\n", {
+      fsync: true,
+    });
     this.bestRecord = record;
     return true;
   }

@@ -12,6 +12,8 @@
  * @module
  */
 
+import { writeFileAtomic } from "../data/atomic_write.ts";
+
 export interface TrainRecord {
   type: "train";
   step: number;
@@ -132,17 +134,6 @@ export function ofType<T extends "train" | "eval">(
   return records.filter((r) => r.type === type) as (T extends "train" ? TrainRecord : EvalRecord)[];
 }
 
-async function writeAtomically(path: string, text: string): Promise<void> {
-  const temporary = `${path}.${Deno.pid}-${Date.now().toString(36)}.tmp`;
-  try {
-    await Deno.writeTextFile(temporary, text);
-    await Deno.rename(temporary, path);
-  } catch (e) {
-    await Deno.remove(temporary).catch(() => {});
-    throw e;
-  }
-}
-
 export interface OpenMetricsOptions {
   /** Resuming from a checkpoint of this step: records after it are dropped from the file. */
   resumeStep?: number;
@@ -179,7 +170,7 @@ export class MetricsLog {
     }
     if (text !== "") {
       const kept = MetricsLog.keptText(text, opts.resumeStep);
-      if (kept !== text) await writeAtomically(path, kept);
+      if (kept !== text) await writeFileAtomic(path, kept);
     }
     const file = await Deno.open(path, { append: true, create: true });
     return new MetricsLog(path, file, opts.now ?? (() => Date.now() / 1000));

@@ -7,6 +7,7 @@
  * @module
  */
 import type { MetricsRecord } from "./metrics_log.ts";
+import { writeFileAtomic } from "../data/atomic_write.ts";
 
 export interface ReportOptions {
   title: string;
@@ -543,13 +544,6 @@ export async function writeReport(
   opts: ReportOptions,
 ): Promise<string> {
   const path = `${dir}/report.html`;
-  const temporary = `${path}.${Deno.pid}-${Date.now().toString(36)}.tmp`;
-  try {
-    await Deno.writeTextFile(temporary, renderReport(records, opts));
-    await Deno.rename(temporary, path);
-  } catch (e) {
-    await Deno.remove(temporary).catch(() => {});
-    throw e;
-  }
+  await writeFileAtomic(path, renderReport(records, opts));
   return path;
 }

@@ -6,6 +6,7 @@
  */
 
 import { dirname, join } from "node:path";
+import { writeFileAtomic } from "./atomic_write.ts";
 
 const BLOCK = 512;
 
@@ -311,7 +312,7 @@ export interface ExtractSummary {
   skipped: number;
 }
 
-/** Extracts a tar stream under `destination`. Each file is written as `<name>.<random>.tmp`, then renamed. */
+/** Extracts a tar stream under `destination`. Each file is written as `<name>.<pid>-<random>.tmp`, then renamed. */
 export async function extractTar(
   source: ReadableStream<Uint8Array>,
   destination: string,
@@ -343,24 +344,12 @@ export async function extractTar(
       continue;
     }
     await makeDirectory(dirname(target));
-    const temporary = `${target}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-    const file = await Deno.open(temporary, { write: true, create: true, truncate: true });
-    let closed = false;
-    try {
+    await writeFileAtomic(target, async (writer) => {
       for await (const chunk of member.body()) {
-        let written = 0;
-        while (written < chunk.length) written += await file.write(chunk.subarray(written));
+        await writer.write(chunk);
         summary.bytes += chunk.length;
       }
-      file.close();
-      closed = true;
-      if (member.mtime > 0) await Deno.utime(temporary, member.mtime, member.mtime);
-      await Deno.rename(temporary, target);
-    } catch (error) {
-      if (!closed) file.close();
-      await Deno.remove(temporary).catch(() => {});
-      throw error;
-    }
+    }, member.mtime > 0 ? { mtime: member.mtime } : {});
     summary.files++;
   }
   return summary;

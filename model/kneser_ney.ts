@@ -18,6 +18,8 @@
  * sums to 1. `<s>` is given log10 probability -99 (it is never predicted), as KenLM writes it.
  */
 
+import { writeFileAtomic } from "../data/atomic_write.ts";
+
 /** One order's distinct n-grams, sorted lexicographically by word ids (ids follow the sorted vocabulary). */
 export interface NgramTable {
   n: number;
@@ -328,20 +330,7 @@ export function formatArpa(model: KneserNeyModel): string {
 
 /** Writes the model as an ARPA file: to a temporary file next to `path`, renamed into place when complete. */
 export async function writeArpaFile(model: KneserNeyModel, path: string): Promise<void> {
-  const tmp = `${path}.tmp-${Deno.pid}`;
-  const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
-  const encoder = new TextEncoder();
-  try {
-    for (const chunk of arpaChunks(model)) {
-      const bytes = encoder.encode(chunk);
-      let written = 0;
-      while (written < bytes.length) written += await file.write(bytes.subarray(written));
-    }
-  } catch (e) {
-    file.close();
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
-  file.close();
-  await Deno.rename(tmp, path);
+  await writeFileAtomic(path, async (writer) => {
+    for (const chunk of arpaChunks(model)) await writer.write(chunk);
+  });
 }

@@ -9,6 +9,8 @@
  * @module
  */
 
+import { writeFileAtomic } from "../data/atomic_write.ts";
+
 /** The element types this module reads and writes. */
 export type SafeDtype = "F32" | "F64" | "F16" | "I32" | "I64" | "U8" | "BOOL";
 
@@ -476,32 +478,16 @@ export function writeSafetensors(
 // ---- files ---------------------------------------------------------------------------------------------------
 
 /**
- * Writes a safetensors file atomically: the bytes go to a temporary file in the same folder, are flushed to
- * disk, and the temporary file is then renamed over `path`. A crash or error never leaves a half-written file
- * at `path`; on error the temporary file is removed.
+ * Writes a safetensors file atomically ({@link writeFileAtomic} with `fsync`): the bytes go to a temporary file
+ * in the same folder, are flushed to disk, and the temporary file is then renamed over `path`. A crash or error
+ * never leaves a half-written file at `path`; on error the temporary file is removed.
  */
 export async function saveSafetensorsFile(
   path: string,
   tensors: Map<string, SafeTensor> | Record<string, SafeTensor>,
   metadata: Record<string, string> = {},
 ): Promise<void> {
-  const bytes = writeSafetensors(tensors, metadata);
-  const suffix = `${Deno.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-  const temporary = `${path}.${suffix}.tmp`;
-  try {
-    const file = await Deno.open(temporary, { write: true, createNew: true });
-    try {
-      let written = 0;
-      while (written < bytes.byteLength) written += await file.write(bytes.subarray(written));
-      await file.syncData();
-    } finally {
-      file.close();
-    }
-    await Deno.rename(temporary, path);
-  } catch (e) {
-    await Deno.remove(temporary).catch(() => {});
-    throw e;
-  }
+  await writeFileAtomic(path, writeSafetensors(tensors, metadata), { fsync: true });
 }
 
 /** Reads and parses a safetensors file; errors name `path`. See {@link readSafetensors}. */
