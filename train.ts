@@ -3,7 +3,6 @@
  * survive a kill, and `--resume` that continues exactly where the run stopped (same batches, same dropout and
  * SpecAugment draws: all randomness is derived from the seed and the global step, not from a running stream).
  */
-import { commands } from "./engine/commands.ts";
 import { GpuDeviceLostError, GpuOutOfMemoryError } from "./engine/device.ts";
 import { setMemoryLimit } from "./engine/memory.ts";
 import {
@@ -16,7 +15,7 @@ import {
 } from "./engine/profiler.ts";
 import { Random } from "./engine/random.ts";
 import { tidy } from "./engine/scope.ts";
-import { zeros } from "./engine/tensor.ts";
+import { copyInto, zeros } from "./engine/tensor.ts";
 import { AudioPool } from "./data/audio_pool.ts";
 import { BatchLoader, labelTensor, selectBatches, spectrogramFrames } from "./data/batching.ts";
 import { melSpectrogram } from "./data/features.ts";
@@ -260,14 +259,11 @@ async function main(argv: string[]): Promise<number> {
             labelLengths: b.labelLengths,
           }, { lr, beta1: schedule.beta1 ?? 0.9, dropoutSeed: stepSeed(args.seed, pos.step, 1) });
           const slot = pending.length;
-          commands().copy(r.loss.buffer, 0, lossRing.buffer, slot * 4, 4);
-          commands().copy(
-            r.sampleLosses.buffer,
-            0,
-            sampleRing.buffer,
-            slot * args.batchSize * 4,
-            b.utterances.length * 4,
-          );
+          copyInto(r.loss, lossRing, { dstOffset: slot, count: 1 });
+          copyInto(r.sampleLosses, sampleRing, {
+            dstOffset: slot * args.batchSize,
+            count: b.utterances.length,
+          });
           return r;
         });
         result.loss.dispose();

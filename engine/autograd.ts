@@ -1,9 +1,11 @@
 /**
  * Reverse-mode autograd on a tape. Each differentiable op records one {@link GradNode} on its output (one backward
  * closure per op, as micrograd does); `backward()` orders the graph topologically from the loss and walks it in
- * reverse, summing gradients where a tensor feeds several ops. Intermediate gradients are freed as soon as they
+ * reverse, summing gradients where a tensor feeds several ops (engine/accumulate.ts, or the kernels' `add` once
+ * registered, so no kernel module needs to be imported first). Intermediate gradients are freed as soon as they
  * have been propagated, so the peak memory of a backward pass stays near that of the forward pass.
  */
+import { addGradients } from "./accumulate.ts";
 import { keep } from "./scope.ts";
 import { full, type GradNode, shapeString, Tensor } from "./tensor.ts";
 
@@ -59,7 +61,10 @@ export function record(
 type Accumulate = (a: Tensor, b: Tensor) => Tensor;
 let accumulate: Accumulate | null = null;
 
-/** The elementwise kernels register their `add` here (it keeps this module free of kernel imports). */
+/**
+ * Replaces the gradient accumulation (the elementwise kernels register their `add` here). Optional: without it,
+ * `backward()` sums gradients with the engine's own kernel (engine/accumulate.ts).
+ */
 export function setGradientAccumulator(fn: Accumulate): void {
   accumulate = fn;
 }
@@ -95,7 +100,6 @@ function topologicalOrder(root: Tensor): Tensor[] {
  * afterwards unless `retainGraph` is set.
  */
 export function backward(root: Tensor, seed?: Tensor, retainGraph = false): void {
-  if (!accumulate) throw new Error("backward: kernels are not loaded (import the engine through mod.ts)");
   if (!root.requiresGrad) {
     throw new Error(`backward: ${root} does not require a gradient (no input of it has requiresGrad)`);
   }
@@ -107,7 +111,7 @@ export function backward(root: Tensor, seed?: Tensor, retainGraph = false): void
       `backward: seed ${shapeString(seed.shape)} does not match root ${shapeString(root.shape)}`,
     );
   }
-  const add = accumulate;
+  const add = accumulate ?? addGradients;
   const order = topologicalOrder(root);
   const grads = new Map<Tensor, Tensor>();
   noGrad(() => {

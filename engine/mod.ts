@@ -3,7 +3,19 @@ export { GpuDeviceLostError, GpuError, GpuOutOfMemoryError, initGpu, setQuiet } 
 export { backward, isGradEnabled, noGrad, withGrad } from "./autograd.ts";
 export { recompute } from "./recompute.ts";
 export { keep, tidy } from "./scope.ts";
-export { assign, empty, full, ones, parameter, type Shape, Tensor, tensor, zeros } from "./tensor.ts";
+export {
+  assign,
+  copyInto,
+  type CopyOptions,
+  empty,
+  full,
+  ones,
+  parameter,
+  type Shape,
+  Tensor,
+  tensor,
+  zeros,
+} from "./tensor.ts";
 export { commands } from "./commands.ts";
 export {
   formatBytes,

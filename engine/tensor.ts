@@ -191,6 +191,62 @@ export function assign(t: Tensor, values: Float32Array | Int32Array): void {
   commands().writeOrdered(t.buffer, 0, values);
 }
 
+export interface CopyOptions {
+  /** First element read from `src` (default 0). */
+  srcOffset?: number;
+  /** First element written in `dst` (default 0). */
+  dstOffset?: number;
+  /** Elements copied (default: the rest of `src` from `srcOffset`). */
+  count?: number;
+}
+
+function checkCount(v: number, what: string): void {
+  if (!Number.isInteger(v) || v < 0) {
+    throw new RangeError(`copyInto: ${what} ${v} is not a non-negative integer`);
+  }
+}
+
+/**
+ * Copies `count` elements of `src` (from `srcOffset`) into `dst` (from `dstOffset`) on the GPU, in order with
+ * the work recorded before and after it: the one way outside the engine to move data between tensors without a
+ * kernel (a loss into a ring of losses, a loaded state into an optimizer's). Offsets and count are in elements;
+ * the dtypes must match and both ranges must lie inside the tensors. It writes `dst` in place and is not
+ * recorded on the autograd tape. Returns `dst`.
+ */
+export function copyInto(src: Tensor, dst: Tensor, opts: CopyOptions = {}): Tensor {
+  const srcOffset = opts.srcOffset ?? 0;
+  const dstOffset = opts.dstOffset ?? 0;
+  checkCount(srcOffset, "srcOffset");
+  checkCount(dstOffset, "dstOffset");
+  const count = opts.count ?? src.size - srcOffset;
+  checkCount(count, "count");
+  if (src.dtype !== dst.dtype) {
+    throw new TypeError(`copyInto: cannot copy ${src.dtype} ${src} into ${dst.dtype} ${dst}`);
+  }
+  if (srcOffset + count > src.size) {
+    throw new RangeError(
+      `copyInto: elements ${srcOffset}..${srcOffset + count} are outside the source ${
+        shapeString(src.shape)
+      } ` +
+        `(${src.size} elements)`,
+    );
+  }
+  if (dstOffset + count > dst.size) {
+    throw new RangeError(
+      `copyInto: elements ${dstOffset}..${dstOffset + count} are outside the destination ` +
+        `${shapeString(dst.shape)} (${dst.size} elements)`,
+    );
+  }
+  const from = src.buffer;
+  const to = dst.buffer;
+  if (count === 0) return dst;
+  if (from === to) {
+    throw new RangeError(`copyInto: ${src} and ${dst} share storage (a view); copy through a new tensor`);
+  }
+  commands().copy(from, srcOffset * 4, to, dstOffset * 4, count * 4);
+  return dst;
+}
+
 /** A trainable parameter: a leaf that requires a gradient and is kept out of scopes. */
 export function parameter(values: Float32Array, shape: Shape, name?: string): Tensor {
   const t = keep(tensor(values, shape, "f32"));

@@ -5,10 +5,10 @@
  * exclude infinite ones whenever it reads its metrics anyway.
  */
 import { needsGrad, record } from "../engine/autograd.ts";
-import { commands } from "../engine/commands.ts";
 import { gpu } from "../engine/device.ts";
 import { f32, grid1d, launch } from "../engine/kernel.ts";
-import { empty, shapeString, type Tensor, tensor } from "../engine/tensor.ts";
+import { copyInto, empty, shapeString, type Tensor } from "../engine/tensor.ts";
+import { lengthsTensor } from "./lengths.ts";
 import { alphaSource, betaSource, gradSource, reduceSource, WG } from "./ctc_wgsl.ts";
 
 export type CtcReduction = "none" | "mean" | "sum";
@@ -23,7 +23,7 @@ export type CtcReduction = "none" | "mean" | "sum";
 export type CtcStrategy = "loop" | "perFrame";
 
 export interface CtcOptions {
-  /** The blank class (default 28, the recognizer's). */
+  /** The blank class (default 0, as PyTorch's `F.ctc_loss`; the recognizer passes its own, `nClass - 1`). */
   blank?: number;
   reduction?: CtcReduction;
   /** Infinite losses (no alignment fits the input) and their gradients become 0. */
@@ -42,24 +42,6 @@ export interface CtcResult {
 
 const REDUCTION_CODE: Record<CtcReduction, number> = { none: 0, mean: 1, sum: 2 };
 
-function lengthsOf(v: Tensor | readonly number[], N: number, max: number, what: string): Tensor {
-  if (Array.isArray(v)) {
-    const ls: readonly number[] = v;
-    if (ls.length !== N) throw new RangeError(`ctcLoss: ${ls.length} ${what} for a batch of ${N}`);
-    ls.forEach((l, i) => {
-      if (!Number.isInteger(l) || l < 0 || l > max) {
-        throw new RangeError(`ctcLoss: ${what}[${i}] = ${l} is not in 0..${max}`);
-      }
-    });
-    return tensor(Int32Array.from(ls), [N], "i32");
-  }
-  const t = v as Tensor;
-  if (t.dtype !== "i32" || t.size !== N) {
-    throw new TypeError(`ctcLoss: ${what} must be an i32 tensor of ${N} values, got ${t}`);
-  }
-  return t;
-}
-
 /**
  * CTC loss with its per-sample losses. `logProbs` (T, batch, C) (or (batch, T, C) with `batchFirst`) are
  * log-softmax outputs; `targets` (batch, S) padded i32 class indices (not the blank, < C; out-of-range values
@@ -72,7 +54,7 @@ export function ctcLossWithSamples(
   targetLengths: Tensor | readonly number[],
   opts: CtcOptions = {},
 ): CtcResult {
-  const blank = opts.blank ?? 28;
+  const blank = opts.blank ?? 0;
   const reduction = opts.reduction ?? "mean";
   const zinf = opts.zeroInfinity ?? false;
   const loop = (opts.strategy ?? "loop") === "loop";
@@ -90,11 +72,11 @@ export function ctcLossWithSamples(
   }
   const S = targets.shape[1];
   const L = 2 * S + 1;
-  const ilen = lengthsOf(inputLengths, N, T, "inputLengths");
-  const tlen = lengthsOf(targetLengths, N, S, "targetLengths");
+  const ilen = lengthsTensor(inputLengths, N, { op: "ctcLoss", what: "inputLengths", min: 0, max: T });
+  const tlen = lengthsTensor(targetLengths, N, { op: "ctcLoss", what: "targetLengths", min: 0, max: S });
   const lens = empty([2, N], "i32", "ctc lengths");
-  commands().copy(ilen.buffer, 0, lens.buffer, 0, N * 4);
-  commands().copy(tlen.buffer, 0, lens.buffer, N * 4, N * 4);
+  copyInto(ilen, lens, { count: N });
+  copyInto(tlen, lens, { dstOffset: N, count: N });
   if (ilen !== inputLengths) ilen.dispose();
   if (tlen !== targetLengths) tlen.dispose();
   const [stT, stB] = opts.batchFirst ? [C, T * C] : [N * C, C];

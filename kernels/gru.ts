@@ -16,9 +16,9 @@
  * the same `tidy` (as a training step does).
  */
 import { needsGrad, noGrad, record } from "../engine/autograd.ts";
-import { commands } from "../engine/commands.ts";
 import { grid1d, launch } from "../engine/kernel.ts";
-import { empty, shapeString, type Tensor, tensor } from "../engine/tensor.ts";
+import { copyInto, empty, shapeString, type Tensor, tensor } from "../engine/tensor.ts";
+import { lengthsTensor } from "./lengths.ts";
 import { matmul } from "./matmul.ts";
 import { sum } from "./reduce.ts";
 import { backwardStepSource, forwardStepSource, RB, UB, WG } from "./gru_wgsl.ts";
@@ -65,15 +65,14 @@ export const WEIGHT_ORDER = [
 function stack(ts: readonly Tensor[], shape: readonly number[], label: string): Tensor {
   const n = ts[0].size;
   const out = empty(shape, "f32", label);
-  ts.forEach((t, i) => commands().copy(t.buffer, 0, out.buffer, i * n * 4, n * 4));
+  ts.forEach((t, i) => copyInto(t, out, { dstOffset: i * n, count: n }));
   return out;
 }
 
 /** Part `i` of `n` equal leading blocks of `t`, as a new tensor of `shape` (a buffer copy). */
 function part(t: Tensor, i: number, shape: readonly number[]): Tensor {
   const out = empty(shape, "f32", "gru grad");
-  const bytes = out.size * 4;
-  commands().copy(t.buffer, i * bytes, out.buffer, 0, bytes);
+  copyInto(t, out, { srcOffset: i * out.size, count: out.size });
   return out;
 }
 
@@ -103,28 +102,14 @@ function checkWeights(w: BiGruWeights, inSize: number): number {
   return H;
 }
 
-function lengthsTensor(
+function packedLengths(
   lengths: Tensor | readonly number[] | null | undefined,
   packed: boolean,
   B: number,
   T: number,
 ): Tensor {
   if (!packed || lengths == null) return tensor(new Int32Array(B).fill(T), [B], "i32");
-  if (Array.isArray(lengths)) {
-    const ls: readonly number[] = lengths;
-    if (ls.length !== B) throw new RangeError(`biGru: ${ls.length} lengths for a batch of ${B}`);
-    ls.forEach((l, i) => {
-      if (!Number.isInteger(l) || l < 1 || l > T) {
-        throw new RangeError(`biGru: lengths[${i}] = ${l} is not in 1..${T}`);
-      }
-    });
-    return tensor(Int32Array.from(ls), [B], "i32");
-  }
-  const t = lengths as Tensor;
-  if (t.dtype !== "i32" || t.size !== B) {
-    throw new TypeError(`biGru: lengths must be an i32 tensor of ${B} values, got ${t}`);
-  }
-  return t;
+  return lengthsTensor(lengths, B, { op: "biGru", what: "lengths", min: 1, max: T });
 }
 
 /**
@@ -155,7 +140,7 @@ export function biGru(
   const save = needsGrad(...inputs);
   const y = empty([x.shape[0], x.shape[1], 2 * H], "f32", "biGru");
   if (rows === 0) return y;
-  const lens = lengthsTensor(lengths, packed, B, T);
+  const lens = packedLengths(lengths, packed, B, T);
   const workgroups = grid1d(Math.ceil(H / UB) * Math.ceil(B / RB) * 2, WG);
   const whh = stack([w.weight_hh, w.weight_hh_reverse], [2, 3 * H, H], "gru whh");
   const bias = stack([w.bias_ih, w.bias_ih_reverse, w.bias_hh, w.bias_hh_reverse], [4, 3 * H], "gru bias");

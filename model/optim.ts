@@ -15,9 +15,8 @@
  * a `GradScaler`-style skip. With clipping, the gradients are scaled inside the update (`.grad` itself is left
  * unscaled, unlike `clip_grad_norm_`).
  */
-import { commands } from "../engine/commands.ts";
 import { keep } from "../engine/scope.ts";
-import { assign, shapeString, type Tensor, zeros } from "../engine/tensor.ts";
+import { assign, copyInto, shapeString, type Tensor, zeros } from "../engine/tensor.ts";
 import { adamwPrepare, adamwUpdate } from "../kernels/adamw.ts";
 import { GradStats, gradStats, STATS_SIZE, statsWord } from "../kernels/grad_norm.ts";
 
@@ -273,7 +272,7 @@ export class AdamW {
         continue;
       }
       if (value instanceof Float32Array) assign(target, value);
-      else commands().copy(value.buffer, 0, target.buffer, 0, target.size * 4);
+      else copyInto(value, target);
     }
   }
 

@@ -201,6 +201,8 @@ for (const c of CASES) {
 }
 
 const FIXTURE = new URL("./fixtures/torch/ops.safetensors", import.meta.url);
+/** The fixture's F.ctc_loss calls pass blank=28 (the recognizer's). */
+const FIXTURE_BLANK = 28;
 const haveFixture = (() => {
   try {
     Deno.statSync(FIXTURE);
@@ -228,6 +230,7 @@ for (const strategy of ["loop", "perFrame"] as const) {
           const got = await tidy(() => {
             const lp = tensor(f.f32("ctc.log_probs"), [T, N, C]);
             return ctcLoss(lp, targets(), ilen, tensor(Int32Array.from(tlen), [N], "i32"), {
+              blank: FIXTURE_BLANK,
               reduction,
               zeroInfinity: zinf,
               strategy,
@@ -245,7 +248,7 @@ for (const strategy of ["loop", "perFrame"] as const) {
         logits.requiresGrad = true;
         const lp = tensor(f.f32("ctc.log_probs"), [T, N, C]);
         lp.requiresGrad = true;
-        const opts = { reduction: "mean" as const, zeroInfinity: true, strategy };
+        const opts = { blank: FIXTURE_BLANK, reduction: "mean" as const, zeroInfinity: true, strategy };
         const { loss, sampleLosses } = ctcLossWithSamples(lp, targets(), ilen, tlen, opts);
         backward(loss);
         backward(ctcLoss(logSoftmax(logits), targets(), ilen, tlen, opts));
@@ -263,6 +266,75 @@ for (const strategy of ["loop", "perFrame"] as const) {
     },
   });
 }
+
+Deno.test("ctcLoss: the default blank is 0, as F.ctc_loss's", async () => {
+  const T = 6, N = 2, C = 4;
+  const x = logSoftmaxRows(randn(rng, T * N * C), C);
+  const tg = [[1, 2], [3, 3]];
+  const want = tg.map((t, b) => refNll((i, c) => x[(i * N + b) * C + c], T, t, 0));
+  const got = await tidy(() =>
+    ctcLoss(
+      tensor(Float32Array.from(x), [T, N, C]),
+      tensor(Int32Array.of(1, 2, 3, 3), [N, 2], "i32"),
+      [6, 6],
+      [
+        2,
+        2,
+      ],
+      { reduction: "none" },
+    )
+  ).data();
+  assertClose(got, want, 1e-5, "default blank");
+  // A single class is the blank alone: valid with the default (the old default, 28, was not a class of 1).
+  await tidy(async () => {
+    const lp = tensor(new Float32Array(T * N * 1), [T, N, 1]);
+    const none = tensor(new Int32Array(0), [N, 0], "i32");
+    assertEquals(await ctcLoss(lp, none, [6, 6], [0, 0], { reduction: "sum" }).item(), 0);
+  });
+});
+
+Deno.test({
+  name:
+    "ctcLoss with the default blank matches PyTorch F.ctc_loss on the fixture with classes 0 and 28 swapped",
+  ignore: !haveFixture,
+  fn: async () => {
+    const { loadTorchFixture } = await import("./torch_fixtures.ts");
+    const f = loadTorchFixture("ops.safetensors");
+    const [T, N, C] = f.shape("ctc.log_probs");
+    // Swapping two classes in the log-probabilities and the targets leaves every alignment's probability alone:
+    // with the blank moved from 28 to 0, F.ctc_loss(blank=28) on the original is the loss of the default blank.
+    const swapClasses = (a: ArrayLike<number>) => {
+      const out = Float32Array.from(a);
+      for (let r = 0; r < T * N; r++) {
+        [out[r * C], out[r * C + FIXTURE_BLANK]] = [a[r * C + FIXTURE_BLANK], a[r * C]];
+      }
+      return out;
+    };
+    const targets = f.i32("ctc.targets").map((v) => (v === 0 ? FIXTURE_BLANK : v === FIXTURE_BLANK ? 0 : v));
+    const ilen = Array.from(f.i32("ctc.input_lengths"));
+    const tlen = Array.from(f.i32("ctc.target_lengths"));
+    const res = tidy(() => {
+      const lp = tensor(swapClasses(f.f32("ctc.log_probs")), [T, N, C]);
+      lp.requiresGrad = true;
+      const tg = tensor(targets, f.shape("ctc.targets"), "i32");
+      const none = ctcLoss(lp, tg, ilen, tlen, { reduction: "none" });
+      const mean = ctcLoss(lp, tg, ilen, tlen, { zeroInfinity: true });
+      backward(mean);
+      const out = { none, mean, grad: lp.grad! };
+      lp.grad = null;
+      return out;
+    });
+    const want = f.f64("ctc.none_inf.loss");
+    const none = await res.none.data();
+    for (let i = 0; i < want.length; i++) {
+      if (want[i] === Infinity) assertEquals(none[i], Infinity, `loss ${i}`);
+      else assertClose([none[i]], [want[i]], 1e-5, `loss ${i}`);
+    }
+    assertClose([await res.mean.item()], f.f64("ctc.mean_zinf.loss"), 1e-5, "mean zero_infinity loss");
+    assertClose(swapClasses(await res.grad.data()), f.f64("ctc.mean_zinf.grad_log_probs"), 1e-5, "grad");
+    [res.none, res.mean, res.grad].forEach((t) => t.dispose());
+  },
+});
 
 Deno.test("ctcLoss frees its temporaries: inference and training under tidy", async () => {
   const { commands, noGrad } = await import("../engine/mod.ts");

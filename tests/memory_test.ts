@@ -1,4 +1,4 @@
-import { backward, commands, empty, parameter, tensor, tidy } from "../engine/mod.ts";
+import { backward, commands, copyInto, empty, parameter, tensor, tidy } from "../engine/mod.ts";
 import { gpu, GpuError, GpuOutOfMemoryError } from "../engine/device.ts";
 import { memoryStats, setMemoryLimit } from "../engine/memory.ts";
 import * as K from "../kernels/mod.ts";
@@ -22,7 +22,7 @@ Deno.test("200 steps of forward + backward + dispose keep the live buffer count 
       // A plain SGD step, then drop the gradients as an optimizer's zeroGrad does.
       for (const w of [w1, w2]) {
         const updated = K.sub(w, K.scale(w.grad!, 0.01));
-        commands().copy(updated.buffer, 0, w.buffer, 0, w.size * 4);
+        copyInto(updated, w);
         w.grad!.dispose();
         w.grad = null;
       }
