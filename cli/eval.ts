@@ -4,7 +4,6 @@
  * them (mean of per-utterance rates); predictions go to a TSV (id, reference, hypothesis, cer, wer).
  * With --tune, alpha and beta of the LM beam search are grid-searched on the evaluated set.
  */
-import { parseArgs } from "node:util";
 import { loadAudio } from "../data/audio.ts";
 import { LibriSpeechCorpus, type UtteranceInfo } from "../data/librispeech.ts";
 import { schemeForPath, splitCorpus } from "../data/splits.ts";
@@ -19,28 +18,69 @@ import { cer, type ErrorRates, errorRates, wer } from "../model/metrics.ts";
 import { profilePhase, profileReport, startProfile, stopProfile } from "../engine/profiler.ts";
 import { loadModel, requireGpu, runCli, UsageError } from "./common.ts";
 import { memoryReportLine } from "./memory_report.ts";
+import { defineCli, helpText, parseFlags } from "./flags.ts";
 
-const HELP = `usage: deno task eval --checkpoint CK.safetensors --data DIR [options]
+/** The eval command's flags. */
+export const EVAL_SPEC = defineCli({
+  usage: "usage: deno task eval --checkpoint CK.safetensors --data DIR [options]",
+  intro:
+    "Scores a checkpoint: WER and CER, corpus-level and as the tutorial reports them (mean per utterance).",
+  flags: {
+    checkpoint: { type: "path", required: true, help: "model checkpoint (.safetensors)" },
+    data: {
+      type: "path",
+      arg: "DIR",
+      required: "a LibriSpeech root or subset folder",
+      help: "a LibriSpeech root, a subset folder, or a folder of ../shared/speech",
+    },
+    subset: { type: "string", help: "subset under DIR (e.g. test-clean)" },
+    split: {
+      type: "enum",
+      choices: ["eval", "all"],
+      default: "eval",
+      help: "for fsdd / rhasspy-cathy folders: the held-out split or everything",
+    },
+    decoder: {
+      type: "enum",
+      choices: ["greedy", "beam"],
+      default: "greedy",
+      help: "greedy CTC decoding or prefix beam search",
+    },
+    "beam-width": { type: "integer", min: 1, default: 100, help: "beam width" },
+    lm: { type: "path", help: "ARPA language model for the beam search" },
+    alpha: { type: "number", help: "LM weight", defaultText: "0.5" },
+    beta: { type: "number", help: "word bonus", defaultText: "1.0" },
+    tune: {
+      type: "boolean",
+      help: "grid-search alpha and beta on this set (needs --lm) and report the best",
+    },
+    predictions: {
+      type: "path",
+      help: "predictions TSV",
+      defaultText: "predictions.tsv next to the checkpoint",
+    },
+    "batch-size": { type: "integer", min: 1, default: 16, help: "utterances per model batch" },
+    limit: { type: "integer", min: 1, help: "evaluate only the first N utterances" },
+    profile: {
+      type: "boolean",
+      help:
+        "print where the time went at the end (stderr): wall time per phase and GPU time and launches per " +
+        "kernel family",
+    },
+    memory: {
+      type: "boolean",
+      help: "print the peak GPU memory and the peak resident memory at the end (stderr)",
+    },
+  },
+});
 
-Scores a checkpoint: WER and CER, corpus-level and as the tutorial reports them (mean per utterance).
-
-options:
-  --checkpoint FILE      model checkpoint (.safetensors)
-  --data DIR             a LibriSpeech root, a subset folder, or a folder of ../shared/speech
-  --subset NAME          subset under DIR (e.g. test-clean)
-  --split eval|all       for fsdd / rhasspy-cathy folders: the held-out split (default) or everything
-  --decoder greedy|beam  greedy CTC decoding (default) or prefix beam search
-  --beam-width N         beam width (default 100)
-  --lm FILE              ARPA language model for the beam search
-  --alpha X --beta X     LM weight and word bonus (default 0.5, 1.0)
-  --tune                 grid-search alpha and beta on this set (needs --lm) and report the best
-  --predictions FILE     predictions TSV (default: predictions.tsv next to the checkpoint)
-  --batch-size N         utterances per model batch (default 16)
-  --limit N              evaluate only the first N utterances
-  --profile              print where the time went at the end (stderr): wall time per phase and GPU time and
-                         launches per kernel family
-  --memory               print the peak GPU memory and the peak resident memory at the end (stderr)
-  -h, --help             this text`;
+/** Parses and checks the command line; null when --help was given (the caller prints it). */
+export function parseEvalArgs(args: readonly string[]) {
+  const { values, help } = parseFlags(EVAL_SPEC, args);
+  if (help) return null;
+  if (values.tune && !values.lm) throw new UsageError("--tune needs --lm");
+  return values;
+}
 
 interface Scored {
   rates: ErrorRates;
@@ -60,44 +100,12 @@ function describe(r: ErrorRates): string {
 }
 
 export async function main(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      checkpoint: { type: "string" },
-      data: { type: "string" },
-      subset: { type: "string" },
-      split: { type: "string", default: "eval" },
-      decoder: { type: "string", default: "greedy" },
-      "beam-width": { type: "string", default: "100" },
-      lm: { type: "string" },
-      alpha: { type: "string" },
-      beta: { type: "string" },
-      tune: { type: "boolean", default: false },
-      predictions: { type: "string" },
-      "batch-size": { type: "string", default: "16" },
-      limit: { type: "string" },
-      profile: { type: "boolean", default: false },
-      memory: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
-    },
-  });
-  if (values.help) {
-    console.log(HELP);
+  const values = parseEvalArgs(args);
+  if (!values) {
+    console.log(helpText(EVAL_SPEC));
     return 0;
   }
-  if (!values.checkpoint) throw new UsageError("--checkpoint is required (see --help)");
-  if (!values.data) {
-    throw new UsageError("--data is required: a LibriSpeech root or subset folder (see --help)");
-  }
-  if (values.split !== "eval" && values.split !== "all") throw new UsageError("--split must be eval or all");
-  if (values.decoder !== "greedy" && values.decoder !== "beam") {
-    throw new UsageError("--decoder: greedy or beam");
-  }
-  if (values.tune && !values.lm) throw new UsageError("--tune needs --lm");
-  const batchSize = Number(values["batch-size"]);
-  if (!Number.isInteger(batchSize) || batchSize < 1) {
-    throw new UsageError("--batch-size must be a positive integer");
-  }
+  const batchSize = values["batch-size"];
 
   let corpus: LibriSpeechCorpus;
   try {
@@ -107,7 +115,7 @@ export async function main(args: string[]): Promise<number> {
   }
   const scheme = schemeForPath(corpus.dir);
   let items = values.split === "all" ? corpus.utterances : splitCorpus(corpus.utterances, scheme).eval;
-  if (values.limit) items = items.slice(0, Number(values.limit));
+  if (values.limit !== undefined) items = items.slice(0, values.limit);
   if (items.length === 0) throw new UsageError(`no utterances to evaluate in ${corpus.dir}`);
 
   await requireGpu();
@@ -145,11 +153,11 @@ export async function main(args: string[]): Promise<number> {
 
   const lm = values.lm ? await profilePhase("load LM", () => loadArpa(values.lm!)) : null;
   const base: DecoderOptions = {
-    decoder: lm ? "beam" : values.decoder as "greedy" | "beam",
-    beamWidth: Number(values["beam-width"]),
+    decoder: lm ? "beam" : values.decoder,
+    beamWidth: values["beam-width"],
     lm,
-    alpha: values.alpha !== undefined ? Number(values.alpha) : undefined,
-    beta: values.beta !== undefined ? Number(values.beta) : undefined,
+    alpha: values.alpha,
+    beta: values.beta,
   };
   if (lm || values.decoder === "beam") {
     const greedy = profilePhase("CTC decoding", () => score(kept, outputs, { decoder: "greedy" }));

@@ -3,70 +3,74 @@
  * from text (one sentence per line) and writes it as an ARPA file.
  */
 
-import { parseArgs } from "node:util";
+import { UsageError } from "./common.ts";
+import { defineCli, helpText, parseFlags } from "./flags.ts";
 import { LibriSpeechCorpus } from "../data/librispeech.ts";
 import { schemeForPath, splitCorpus } from "../data/splits.ts";
 import { buildKneserNey, tokenizeLine, writeArpaFile } from "../model/kneser_ney.ts";
 
-const HELP = `Builds an interpolated modified Kneser-Ney n-gram language model and writes it as ARPA.
+/** The lm command's flags. */
+export const LM_SPEC = defineCli({
+  usage: `Usage: deno task lm --text FILE [--text FILE ...] --out lm.arpa [--order 3]
+       deno task lm --data DIR [--subset NAME] --out lm.arpa [--order 3]`,
+  intro: "Builds an interpolated modified Kneser-Ney n-gram language model and writes it as ARPA.",
+  heading: "Options",
+  helpFlag: "Show this help.",
+  footer:
+    `The model has <s>, </s> and <unk>; discounts D1, D2, D3+ per order come from the count-of-counts (Chen & Goodman),
+falling back to 0.5, 1, 1.5 where the text is too small to estimate them.`,
+  flags: {
+    text: {
+      type: "path",
+      multiple: true,
+      help: "Training text, one sentence per line (repeatable). Words are split on whitespace.",
+    },
+    data: {
+      type: "path",
+      arg: "DIR",
+      help: "Use the transcripts of a corpus folder instead (LibriSpeech layout). For the fsdd and " +
+        "rhasspy-cathy folders only their training side, so the LM never sees held-out sentences.",
+    },
+    subset: { type: "string", help: "Subset under --data (e.g. train-clean-100)." },
+    out: { type: "path", help: "The ARPA file to write (written to a temporary file, then renamed)." },
+    order: { type: "integer", min: 1, max: 9, default: 3, help: "The n-gram order, 1 to 9" },
+    transcripts: {
+      type: "boolean",
+      help: "Each line starts with an utterance id to drop (LibriSpeech .trans.txt files).",
+    },
+    "keep-case": { type: "boolean", help: "Keep the words' case (default: lowercase, as our transcripts)." },
+  },
+});
 
-Usage: deno task lm --text FILE [--text FILE ...] --out lm.arpa [--order 3]
-       deno task lm --data DIR [--subset NAME] --out lm.arpa [--order 3]
-
-Options:
-  --text FILE       Training text, one sentence per line (repeatable). Words are split on whitespace.
-  --data DIR        Use the transcripts of a corpus folder instead (LibriSpeech layout). For the fsdd and
-                    rhasspy-cathy folders only their training side, so the LM never sees held-out sentences.
-  --subset NAME     Subset under --data (e.g. train-clean-100).
-  --out FILE        The ARPA file to write (written to a temporary file, then renamed).
-  --order N         The n-gram order, 1 to 9 (default 3).
-  --transcripts     Each line starts with an utterance id to drop (LibriSpeech .trans.txt files).
-  --keep-case       Keep the words' case (default: lowercase, as our transcripts).
-  -h, --help        Show this help.
-
-The model has <s>, </s> and <unk>; discounts D1, D2, D3+ per order come from the count-of-counts (Chen & Goodman),
-falling back to 0.5, 1, 1.5 where the text is too small to estimate them.`;
+/**
+ * Parses and checks the command line: the values, or null when --help was given (the caller prints it). A bad
+ * value is a UsageError of one line; a missing --text/--data or --out also wants the help text after it.
+ */
+export function parseLmArgs(args: readonly string[]) {
+  const { values, help } = parseFlags(LM_SPEC, args);
+  if (help) return null;
+  if (values.text.length === 0 && !values.data) {
+    throw new UsageError(`--text FILE or --data DIR is required\n\n${helpText(LM_SPEC)}`);
+  }
+  if (!values.out) throw new UsageError(`--out FILE is required\n\n${helpText(LM_SPEC)}`);
+  return { ...values, out: values.out };
+}
 
 /** Runs the command; returns the process exit code. */
 export async function main(args: string[]): Promise<number> {
-  let parsed;
+  let v;
   try {
-    parsed = parseArgs({
-      args,
-      options: {
-        text: { type: "string", multiple: true },
-        data: { type: "string" },
-        subset: { type: "string" },
-        out: { type: "string" },
-        order: { type: "string", default: "3" },
-        transcripts: { type: "boolean", default: false },
-        "keep-case": { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-      allowPositionals: false,
-    });
+    v = parseLmArgs(args);
   } catch (e) {
-    console.error(`lm: ${(e as Error).message}\n\n${HELP}`);
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`lm: ${e.message}`);
     return 2;
   }
-  const v = parsed.values;
-  if (v.help) {
-    console.log(HELP);
+  if (!v) {
+    console.log(helpText(LM_SPEC));
     return 0;
   }
-  const order = Number(v.order);
-  if (!Number.isInteger(order) || order < 1 || order > 9) {
-    console.error(`lm: --order ${v.order} is not a whole number from 1 to 9`);
-    return 2;
-  }
-  if ((!v.text || v.text.length === 0) && !v.data) {
-    console.error(`lm: --text FILE or --data DIR is required\n\n${HELP}`);
-    return 2;
-  }
-  if (!v.out) {
-    console.error(`lm: --out FILE is required\n\n${HELP}`);
-    return 2;
-  }
+  const order = v.order;
   const sentences: string[][] = [];
   if (v.data) {
     try {
@@ -81,7 +85,7 @@ export async function main(args: string[]): Promise<number> {
       return 1;
     }
   }
-  for (const path of v.text ?? []) {
+  for (const path of v.text) {
     let text: string;
     try {
       text = await Deno.readTextFile(path);
@@ -102,7 +106,7 @@ export async function main(args: string[]): Promise<number> {
     }
   }
   if (sentences.length === 0) {
-    console.error(`lm: no sentences in ${[...(v.text ?? []), v.data ?? ""].filter((x) => x).join(", ")}`);
+    console.error(`lm: no sentences in ${[...v.text, v.data ?? ""].filter((x) => x).join(", ")}`);
     return 1;
   }
   const started = performance.now();

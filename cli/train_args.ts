@@ -1,5 +1,4 @@
 /** The flags of `deno task train`, their defaults (the tutorial's), and validation with clear messages. */
-import { parseArgs } from "node:util";
 import {
   type FeatureKind,
   type GruLayout,
@@ -7,49 +6,8 @@ import {
   PRESETS,
   validateConfig,
 } from "../model/config.ts";
-import { parseBytes, UsageError } from "./common.ts";
-
-export const TRAIN_HELP = `usage: deno task train [options]
-
-Trains the DeepSpeech2-style recognizer (ResCNN + BiGRU + CTC). With no --data and no ./data folder it trains a
-small model on the bundled sample corpus (data/sample, CC0 speech) so you can see it learn in minutes.
-
-data:
-  --data DIR             a LibriSpeech root (DIR/LibriSpeech/<subset>), a subset folder, or a folder of
-                         ../shared/speech (fsdd and rhasspy-cathy are split into train/test by their own rules)
-  --train-subset NAME    training subset under DIR (default train-clean-100 for a LibriSpeech root)
-  --test-subset NAME     evaluation subset under DIR (default test-clean for a LibriSpeech root)
-  --download             fetch the train and test subsets from openslr into DIR (default ./data) first
-  --limit N              use only the first N training utterances (quick experiments)
-model:
-  --config NAME          tiny | small | tutorial (default tutorial; for the bundled sample: tiny, with
-                         20 epochs, batch 5, lr 3e-3, clip 400 and no SpecAugment unless given)
-  --n-cnn-layers N --n-rnn-layers N --rnn-dim N --n-feats N --dropout P   override the preset
-  --gru-layout L         default (every BiGRU over time, packed lengths) | tutorial (the tutorial's bug)
-  --features F           mel (the tutorial's raw power) | logmel (log(mel + 1e-6), trains better)
-training:
-  --epochs N             default 10
-  --batch-size N         default 20
-  --lr X                 peak learning rate of OneCycleLR (default 5e-4)
-  --anneal linear|cos    OneCycleLR annealing (default linear)
-  --clip-grad-norm X     clip gradients to this global norm (default: off)
-  --no-specaugment       turn SpecAugment (FrequencyMasking 15, TimeMasking 35) off (--specaugment: on)
-  --bucketed             length-bucketed batches (less padding)
-  --seed N               default 7
-  --workers N            audio decoding workers (default 1; 0 decodes on the main thread)
-output:
-  --out DIR              run folder (default runs/<date-time>): metrics.jsonl, report.html, checkpoints/
-  --resume               continue the run in --out from its newest checkpoint, exactly where it stopped
-  --log-every N          read the loss back from the GPU every N steps (default 10)
-  --checkpoint-every N   also checkpoint every N steps (default 0: at epoch ends only)
-  --keep N               keep the newest N checkpoints (default 3) besides the best by dev CER
-  --eval-limit N         evaluate on at most N utterances (default all)
-  --profile              print where the time went at the end (stderr): wall time per phase (decode audio,
-                         features, forward, backward, optimizer, readback, eval, checkpoint) and GPU time
-                         and launches per kernel family; also after the first epoch of a longer run
-  --memory               print the peak GPU memory and the peak resident memory at the end (stderr)
-  --memory-limit SIZE    keep the engine's GPU memory under SIZE (e.g. 8GB); over it, a clear error
-  -h, --help             this text`;
+import { UsageError } from "./common.ts";
+import { defineCli, helpText, parseFlags } from "./flags.ts";
 
 export interface TrainArgs {
   data?: string;
@@ -82,27 +40,6 @@ export interface TrainArgs {
   memoryLimit: number | null;
 }
 
-function int(v: string | undefined, name: string, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) {
-    throw new UsageError(`--${name} must be an integer >= ${min}, got "${v}"`);
-  }
-  return n;
-}
-
-function num(
-  v: string | undefined,
-  name: string,
-  ok: (n: number) => boolean,
-  what: string,
-): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || !ok(n)) throw new UsageError(`--${name} must be ${what}, got "${v}"`);
-  return n;
-}
-
 /** Defaults that depend on the data (the bundled sample trains a tiny model faster with its own recipe). */
 export interface TrainDefaults {
   config: string;
@@ -116,87 +53,232 @@ export interface TrainDefaults {
 /** The tutorial's recipe, used for a user's data. */
 export const TUTORIAL_DEFAULTS: TrainDefaults = { config: "tutorial", epochs: 10, batchSize: 20, lr: 5e-4 };
 
+/** The train command's flags; the defaults of the data-dependent ones (epochs, batch size, lr) from `d`. */
+export function trainSpec(d: TrainDefaults = TUTORIAL_DEFAULTS) {
+  return defineCli({
+    usage: "usage: deno task train [options]",
+    intro:
+      `Trains the DeepSpeech2-style recognizer (ResCNN + BiGRU + CTC). With no --data and no ./data folder it trains a
+small model on the bundled sample corpus (data/sample, CC0 speech) so you can see it learn in minutes.`,
+    flags: {
+      data: {
+        type: "path",
+        arg: "DIR",
+        group: "data",
+        help:
+          "a LibriSpeech root (DIR/LibriSpeech/<subset>), a subset folder, or a folder of ../shared/speech " +
+          "(fsdd and rhasspy-cathy are split into train/test by their own rules)",
+      },
+      "train-subset": {
+        type: "string",
+        group: "data",
+        help: "training subset under DIR",
+        defaultText: "train-clean-100 for a LibriSpeech root",
+      },
+      "test-subset": {
+        type: "string",
+        group: "data",
+        help: "evaluation subset under DIR",
+        defaultText: "test-clean for a LibriSpeech root",
+      },
+      download: {
+        type: "boolean",
+        group: "data",
+        help: "fetch the train and test subsets from openslr into DIR (default ./data) first",
+      },
+      limit: {
+        type: "integer",
+        min: 1,
+        group: "data",
+        help: "use only the first N training utterances (quick experiments)",
+      },
+      config: {
+        type: "enum",
+        choices: ["tiny", "small", "tutorial"],
+        default: d.config,
+        arg: "NAME",
+        group: "model",
+        help: "tiny | small | tutorial",
+        defaultText:
+          `${d.config}; for the bundled sample: tiny, with 20 epochs, batch 5, lr 3e-3, clip 400 and ` +
+          "no SpecAugment unless given",
+      },
+      "n-cnn-layers": {
+        type: "integer",
+        min: 0,
+        group: "model",
+        help: "ResCNN layers (overrides the preset)",
+      },
+      "n-rnn-layers": {
+        type: "integer",
+        min: 1,
+        group: "model",
+        help: "BiGRU layers (overrides the preset)",
+      },
+      "rnn-dim": {
+        type: "integer",
+        min: 1,
+        group: "model",
+        help: "BiGRU hidden size (overrides the preset)",
+      },
+      "n-feats": { type: "integer", min: 2, group: "model", help: "mel bands (overrides the preset)" },
+      dropout: {
+        type: "number",
+        min: 0,
+        max: 1,
+        maxExclusive: true,
+        arg: "P",
+        group: "model",
+        help: "dropout probability (overrides the preset)",
+      },
+      "gru-layout": {
+        type: "enum",
+        choices: ["default", "tutorial"],
+        arg: "L",
+        group: "model",
+        help: "default (every BiGRU over time, packed lengths) | tutorial (the tutorial's bug)",
+      },
+      features: {
+        type: "enum",
+        choices: ["mel", "logmel"],
+        arg: "F",
+        group: "model",
+        help: "mel (the tutorial's raw power) | logmel (log(mel + 1e-6), trains better)",
+      },
+      epochs: { type: "integer", min: 1, default: d.epochs, group: "training", help: "" },
+      "batch-size": { type: "integer", min: 1, default: d.batchSize, group: "training", help: "" },
+      lr: {
+        type: "number",
+        min: 0,
+        minExclusive: true,
+        default: d.lr,
+        group: "training",
+        help: "peak learning rate of OneCycleLR",
+      },
+      anneal: {
+        type: "enum",
+        choices: ["linear", "cos"],
+        default: "linear",
+        group: "training",
+        help: "OneCycleLR annealing",
+      },
+      "clip-grad-norm": {
+        type: "number",
+        min: 0,
+        minExclusive: true,
+        group: "training",
+        help: "clip gradients to this global norm",
+        defaultText: d.clipGradNorm === undefined ? "off" : String(d.clipGradNorm),
+      },
+      "no-specaugment": {
+        type: "boolean",
+        group: "training",
+        help: "turn SpecAugment (FrequencyMasking 15, TimeMasking 35) off",
+      },
+      specaugment: {
+        type: "boolean",
+        group: "training",
+        help: "turn SpecAugment on (the default except for the bundled sample)",
+      },
+      bucketed: { type: "boolean", group: "training", help: "length-bucketed batches (less padding)" },
+      seed: { type: "integer", min: 0, default: 7, group: "training", help: "" },
+      workers: {
+        type: "integer",
+        min: 0,
+        default: 1,
+        group: "training",
+        help: "audio decoding workers; 0 decodes on the main thread",
+      },
+      out: {
+        type: "path",
+        arg: "DIR",
+        group: "output",
+        help: "run folder: metrics.jsonl, report.html, checkpoints/",
+        defaultText: "runs/<date-time>",
+      },
+      resume: {
+        type: "boolean",
+        group: "output",
+        help: "continue the run in --out from its newest checkpoint, exactly where it stopped",
+      },
+      "log-every": {
+        type: "integer",
+        min: 1,
+        default: 10,
+        group: "output",
+        help: "read the loss back from the GPU every N steps",
+      },
+      "checkpoint-every": {
+        type: "integer",
+        min: 0,
+        default: 0,
+        group: "output",
+        help: "also checkpoint every N steps",
+        defaultText: "0: at epoch ends only",
+      },
+      keep: {
+        type: "integer",
+        min: 1,
+        default: 3,
+        group: "output",
+        help: "keep the newest N checkpoints besides the best by dev CER",
+      },
+      "eval-limit": {
+        type: "integer",
+        min: 1,
+        group: "output",
+        help: "evaluate on at most N utterances",
+        defaultText: "all",
+      },
+      profile: {
+        type: "boolean",
+        group: "output",
+        help: "print where the time went at the end (stderr): wall time per phase (decode audio, features, " +
+          "forward, backward, optimizer, readback, eval, checkpoint) and GPU time and launches per kernel " +
+          "family; also after the first epoch of a longer run",
+      },
+      memory: {
+        type: "boolean",
+        group: "output",
+        help: "print the peak GPU memory and the peak resident memory at the end (stderr)",
+      },
+      "memory-limit": {
+        type: "size",
+        group: "output",
+        help: "keep the engine's GPU memory under SIZE (e.g. 8GB); over it, a clear error",
+      },
+    },
+  });
+}
+
+/** The flags with the tutorial's defaults, as `--help` shows them. */
+export const TRAIN_SPEC = trainSpec(TUTORIAL_DEFAULTS);
+
+export const TRAIN_HELP = helpText(TRAIN_SPEC);
+
 /** Parses the command line; returns null after printing --help. */
 export function parseTrainArgs(
   args: string[],
   defaults: TrainDefaults = TUTORIAL_DEFAULTS,
 ): TrainArgs | null {
-  let values;
-  try {
-    values = parseArgs({
-      args,
-      options: {
-        data: { type: "string" },
-        "train-subset": { type: "string" },
-        "test-subset": { type: "string" },
-        download: { type: "boolean", default: false },
-        limit: { type: "string" },
-        config: { type: "string" },
-        "n-cnn-layers": { type: "string" },
-        "n-rnn-layers": { type: "string" },
-        "rnn-dim": { type: "string" },
-        "n-feats": { type: "string" },
-        dropout: { type: "string" },
-        "gru-layout": { type: "string" },
-        features: { type: "string" },
-        epochs: { type: "string", default: String(defaults.epochs) },
-        "batch-size": { type: "string", default: String(defaults.batchSize) },
-        lr: { type: "string", default: String(defaults.lr) },
-        anneal: { type: "string", default: "linear" },
-        "clip-grad-norm": { type: "string" },
-        "no-specaugment": { type: "boolean", default: false },
-        specaugment: { type: "boolean", default: false },
-        bucketed: { type: "boolean", default: false },
-        seed: { type: "string", default: "7" },
-        workers: { type: "string", default: "1" },
-        out: { type: "string" },
-        resume: { type: "boolean", default: false },
-        "log-every": { type: "string", default: "10" },
-        "checkpoint-every": { type: "string", default: "0" },
-        keep: { type: "string", default: "3" },
-        "eval-limit": { type: "string" },
-        profile: { type: "boolean", default: false },
-        memory: { type: "boolean", default: false },
-        "memory-limit": { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }).values;
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message} (see --help)`);
-  }
-  if (values.help) {
+  const { values, help } = parseFlags(trainSpec(defaults), args);
+  if (help) {
     console.log(TRAIN_HELP);
     return null;
   }
-  const configName = values.config ?? defaults.config;
-  if (!(configName in PRESETS)) {
-    throw new UsageError(`--config must be tiny, small or tutorial, got "${configName}"`);
-  }
-  const config: ModelConfig = { ...PRESETS[configName as keyof typeof PRESETS] };
-  config.nCnnLayers = int(values["n-cnn-layers"], "n-cnn-layers", 0) ?? config.nCnnLayers;
-  config.nRnnLayers = int(values["n-rnn-layers"], "n-rnn-layers", 1) ?? config.nRnnLayers;
-  config.rnnDim = int(values["rnn-dim"], "rnn-dim", 1) ?? config.rnnDim;
-  config.nFeats = int(values["n-feats"], "n-feats", 2) ?? config.nFeats;
-  config.dropout = num(values.dropout, "dropout", (n) => n >= 0 && n < 1, "in [0, 1)") ?? config.dropout;
-  if (values["gru-layout"] !== undefined) {
-    if (values["gru-layout"] !== "default" && values["gru-layout"] !== "tutorial") {
-      throw new UsageError(`--gru-layout must be default or tutorial, got "${values["gru-layout"]}"`);
-    }
-    config.gruLayout = values["gru-layout"] as GruLayout;
-  }
-  if (values.features !== undefined) {
-    if (values.features !== "mel" && values.features !== "logmel") {
-      throw new UsageError(`--features must be mel or logmel, got "${values.features}"`);
-    }
-    config.features = values.features as FeatureKind;
-  }
+  const configName = values.config;
+  const config: ModelConfig = { ...PRESETS[configName] };
+  config.nCnnLayers = values["n-cnn-layers"] ?? config.nCnnLayers;
+  config.nRnnLayers = values["n-rnn-layers"] ?? config.nRnnLayers;
+  config.rnnDim = values["rnn-dim"] ?? config.rnnDim;
+  config.nFeats = values["n-feats"] ?? config.nFeats;
+  config.dropout = values.dropout ?? config.dropout;
+  if (values["gru-layout"] !== undefined) config.gruLayout = values["gru-layout"] satisfies GruLayout;
+  if (values.features !== undefined) config.features = values.features satisfies FeatureKind;
   try {
     validateConfig(config, "model");
   } catch (e) {
     throw new UsageError((e as Error).message);
-  }
-  if (values.anneal !== "linear" && values.anneal !== "cos") {
-    throw new UsageError("--anneal must be linear or cos");
   }
   if (values.resume && !values.out) {
     throw new UsageError("--resume needs --out DIR (the run folder to continue)");
@@ -206,27 +288,26 @@ export function parseTrainArgs(
     trainSubset: values["train-subset"],
     testSubset: values["test-subset"],
     download: values.download,
-    limit: int(values.limit, "limit", 1),
+    limit: values.limit,
     config,
     configName,
-    epochs: int(values.epochs, "epochs", 1)!,
-    batchSize: int(values["batch-size"], "batch-size", 1)!,
-    lr: num(values.lr, "lr", (n) => n > 0, "a positive number")!,
+    epochs: values.epochs,
+    batchSize: values["batch-size"],
+    lr: values.lr,
     anneal: values.anneal,
-    clipGradNorm: num(values["clip-grad-norm"], "clip-grad-norm", (n) => n > 0, "a positive number") ??
-      defaults.clipGradNorm,
+    clipGradNorm: values["clip-grad-norm"] ?? defaults.clipGradNorm,
     specAugment: values["no-specaugment"] ? false : values.specaugment ? true : defaults.specAugment ?? true,
     bucketed: values.bucketed,
-    seed: int(values.seed, "seed", 0)!,
-    workers: int(values.workers, "workers", 0)!,
+    seed: values.seed,
+    workers: values.workers,
     out: values.out,
     resume: values.resume,
-    logEvery: int(values["log-every"], "log-every", 1)!,
-    checkpointEvery: int(values["checkpoint-every"], "checkpoint-every", 0)!,
-    keep: int(values.keep, "keep", 1)!,
-    evalLimit: int(values["eval-limit"], "eval-limit", 1),
+    logEvery: values["log-every"],
+    checkpointEvery: values["checkpoint-every"],
+    keep: values.keep,
+    evalLimit: values["eval-limit"],
     profile: values.profile,
     memory: values.memory,
-    memoryLimit: values["memory-limit"] ? parseBytes("--memory-limit", values["memory-limit"]) : null,
+    memoryLimit: values["memory-limit"] ?? null,
   };
 }

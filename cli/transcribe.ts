@@ -4,14 +4,14 @@
  * end follow. Files are read as streams and cut into overlapping windows (model/long_inference.ts), so memory
  * stays the same for a 2-hour recording as for a 1-minute one.
  */
-import { parseArgs } from "node:util";
 import { openAudioStream } from "../data/audio_stream.ts";
 import { loadArpa } from "../model/arpa.ts";
 import type { DecoderOptions } from "../model/inference.ts";
 import { type Recording, transcribeRecordings } from "../model/long_inference.ts";
 import { windowOptions } from "../model/windows.ts";
 import { FRAME_HOP_SECONDS } from "../model/word_timestamps.ts";
-import { loadModel, parseBytes, requireGpu, runCli, UsageError } from "./common.ts";
+import { loadModel, requireGpu, runCli, UsageError } from "./common.ts";
+import { defineCli, helpText, parseFlags } from "./flags.ts";
 import { setMemoryLimit } from "../engine/memory.ts";
 import { GpuDeviceLostError, GpuOutOfMemoryError } from "../engine/device.ts";
 import { memoryReportLine } from "./memory_report.ts";
@@ -23,61 +23,88 @@ import {
   stopProfile,
 } from "../engine/profiler.ts";
 
-const HELP = `usage: deno task transcribe --checkpoint CK.safetensors [options] FILE...
+/** The transcribe command's flags. */
+export const TRANSCRIBE_SPEC = defineCli({
+  usage: "usage: deno task transcribe --checkpoint CK.safetensors [options] FILE...",
+  intro: "Prints FILE<TAB>TRANSCRIPT for each audio file (FLAC or WAV, any sample rate, mono or stereo).",
+  positionals: "FILE...",
+  flags: {
+    checkpoint: {
+      type: "path",
+      required: true,
+      help: "model checkpoint (.safetensors, PyTorch state_dict names)",
+    },
+    decoder: {
+      type: "enum",
+      choices: ["greedy", "beam"],
+      default: "greedy",
+      help: "greedy CTC decoding or prefix beam search",
+    },
+    "beam-width": { type: "integer", min: 1, default: 100, help: "beam width" },
+    lm: {
+      type: "path",
+      help: "ARPA n-gram language model for the beam search (.arpa or .arpa.gz)",
+    },
+    alpha: { type: "number", help: "language model weight", defaultText: "0.5" },
+    beta: { type: "number", help: "word insertion bonus", defaultText: "1.0" },
+    timestamps: { type: "boolean", help: "also print each word with its start and end time in seconds" },
+    window: {
+      type: "number",
+      min: 0,
+      minExclusive: true,
+      default: 24,
+      arg: "SECONDS",
+      help: "long recordings are cut into windows of this length, context included",
+    },
+    "window-context": {
+      type: "number",
+      min: 0,
+      default: 2,
+      arg: "S",
+      help: "seconds each window overlaps its neighbours by on each side",
+    },
+    "batch-size": {
+      type: "integer",
+      min: 1,
+      default: 3,
+      help: "windows (of one file or several) run through the model together",
+    },
+    memory: { type: "boolean", help: "print the peak GPU and process memory at the end (stderr)" },
+    "memory-limit": {
+      type: "size",
+      help: "keep the engine's GPU memory under SIZE (e.g. 2GB); over it, a clear error",
+    },
+    profile: {
+      type: "boolean",
+      help: "print where the time went at the end (stderr): per phase (decode audio, features, forward, " +
+        "readback, decode text) and per kernel family",
+    },
+  },
+});
 
-Prints FILE<TAB>TRANSCRIPT for each audio file (FLAC or WAV, any sample rate, mono or stereo).
-
-options:
-  --checkpoint FILE     model checkpoint (.safetensors, PyTorch state_dict names)
-  --decoder greedy|beam greedy CTC decoding (default) or prefix beam search
-  --beam-width N        beam width (default 100)
-  --lm FILE             ARPA n-gram language model for the beam search (.arpa or .arpa.gz)
-  --alpha X --beta X    language model weight and word insertion bonus (default 0.5, 1.0)
-  --timestamps          also print each word with its start and end time in seconds
-  --window SECONDS      long recordings are cut into windows of this length, context included (default 24)
-  --window-context S    seconds each window overlaps its neighbours by on each side (default 2)
-  --batch-size N        windows (of one file or several) run through the model together (default 3)
-  --memory              print the peak GPU and process memory at the end (stderr)
-  --memory-limit SIZE   keep the engine's GPU memory under SIZE (e.g. 2GB); over it, a clear error
-  --profile             print where the time went at the end (stderr): per phase (decode audio, features,
-                        forward, readback, decode text) and per kernel family
-  -h, --help            this text`;
+/** Parses and checks the command line; null when --help was given (the caller prints it). */
+export function parseTranscribeArgs(args: readonly string[]) {
+  const { values, positionals, help } = parseFlags(TRANSCRIBE_SPEC, args);
+  if (help) return null;
+  if (positionals.length === 0) throw new UsageError("no audio files given (see --help)");
+  let window;
+  try {
+    window = windowOptions(values.window, values["window-context"]);
+  } catch (e) {
+    throw new UsageError(`--window / --window-context: ${(e as Error).message}`);
+  }
+  return { ...values, files: positionals, windowOptions: window };
+}
 
 export async function main(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      checkpoint: { type: "string" },
-      decoder: { type: "string", default: "greedy" },
-      "beam-width": { type: "string", default: "100" },
-      lm: { type: "string" },
-      alpha: { type: "string" },
-      beta: { type: "string" },
-      timestamps: { type: "boolean", default: false },
-      window: { type: "string", default: "24" },
-      "window-context": { type: "string", default: "2" },
-      "batch-size": { type: "string", default: "3" },
-      memory: { type: "boolean", default: false },
-      "memory-limit": { type: "string" },
-      profile: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
-    },
-  });
-  if (values.help) {
-    console.log(HELP);
+  const values = parseTranscribeArgs(args);
+  if (!values) {
+    console.log(helpText(TRANSCRIBE_SPEC));
     return 0;
   }
-  if (!values.checkpoint) throw new UsageError("--checkpoint is required (see --help)");
-  if (positionals.length === 0) throw new UsageError("no audio files given (see --help)");
-  if (values.decoder !== "greedy" && values.decoder !== "beam") {
-    throw new UsageError(`--decoder must be greedy or beam, got ${values.decoder}`);
-  }
-  const batchSize = Number(values["batch-size"]);
-  if (!Number.isInteger(batchSize) || batchSize < 1) {
-    throw new UsageError("--batch-size must be a positive integer");
-  }
-  const limit = values["memory-limit"] ? parseBytes("--memory-limit", values["memory-limit"]) : null;
+  const positionals = values.files;
+  const batchSize = values["batch-size"];
+  const limit = values["memory-limit"] ?? null;
   await requireGpu();
   if (limit !== null) setMemoryLimit(limit);
   const model = await loadModel(values.checkpoint).catch((e) => {
@@ -88,18 +115,13 @@ export async function main(args: string[]): Promise<number> {
   });
   const decoder: DecoderOptions = {
     decoder: values.decoder,
-    beamWidth: Number(values["beam-width"]),
+    beamWidth: values["beam-width"],
     lm: values.lm ? await loadArpa(values.lm) : null,
-    alpha: values.alpha !== undefined ? Number(values.alpha) : undefined,
-    beta: values.beta !== undefined ? Number(values.beta) : undefined,
+    alpha: values.alpha,
+    beta: values.beta,
   };
   if (decoder.lm && decoder.decoder === "greedy") decoder.decoder = "beam";
-  let window;
-  try {
-    window = windowOptions(Number(values.window), Number(values["window-context"]));
-  } catch (e) {
-    throw new UsageError(`--window / --window-context: ${(e as Error).message}`);
-  }
+  const window = values.windowOptions;
   // The tutorial layout's later BiGRU layers run across the batch: its windows must run one at a time.
   const windowsPerBatch = model.config.gruLayout === "tutorial" ? 1 : batchSize;
   if (values.profile) startProfile();

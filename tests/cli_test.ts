@@ -135,7 +135,13 @@ Deno.test("transcribe: a long file in windows, --memory --profile, and out of GP
   ]);
   assert.match(tiny.stderr, /^transcribe: the model in .* alone needs more than --memory-limit/m);
   // The model fits (1.1 MB), its activations do not.
-  const oom = await run("cli/transcribe.ts", ["--checkpoint", CHECKPOINT, "--memory-limit", "1.6MB", clips[0]]);
+  const oom = await run("cli/transcribe.ts", [
+    "--checkpoint",
+    CHECKPOINT,
+    "--memory-limit",
+    "1.6MB",
+    clips[0],
+  ]);
   assert.equal(oom.code, 1);
   const lines = oom.stderr.trim().split("\n").filter((l) => !l.startsWith("webgpu:"));
   assert.equal(lines.length, 1, oom.stderr);
@@ -166,4 +172,28 @@ Deno.test("train: out of GPU memory is one line naming the batch and what to low
   const left = [...Deno.readDirSync(`${dir}/checkpoints`)].map((e) => e.name);
   assert.ok(left.every((n) => !n.includes(".tmp")), `no half-written files: ${left}`);
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a malformed flag value is one line naming the flag, exit status 1, before any GPU work", async () => {
+  const cases: [string, string[], RegExp][] = [
+    [
+      "cli/eval.ts",
+      ["--checkpoint", CHECKPOINT, "--data", "d", "--limit", "x"],
+      /^eval: --limit must be an integer >= 1, got "x"$/,
+    ],
+    ["cli/eval.ts", ["--alpha", "x"], /^eval: --alpha must be a finite number, got "x"$/],
+    [
+      "cli/transcribe.ts",
+      ["--beam-width", "x", "a.wav"],
+      /^transcribe: --beam-width must be an integer >= 1, got "x"$/,
+    ],
+    ["train.ts", ["--epochs", "x"], /^train: --epochs must be an integer >= 1, got "x"$/],
+    ["cli/download.ts", ["--data"], /^download: --data needs a value/],
+  ];
+  for (const [script, args, pattern] of cases) {
+    const r = await run(script, args);
+    assert.equal(r.code, 1, `${script} ${args.join(" ")}: ${r.stderr}`);
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    assert.match(r.stderr.trim(), pattern);
+  }
 });
