@@ -1,10 +1,30 @@
 /**
  * The one way kernels are launched: a cached pipeline, storage tensors bound in order after the parameter
  * block, and a workgroup grid that stays under the per-dimension limit (65535) by folding into y.
+ *
+ * New kernels are {@link Program}s (engine/program.ts: named uniforms, inputs and outputs; the engine generates
+ * the struct, the bindings and the packing) launched with `launch(program, { uniforms, inputs, outputs, ... })`.
+ * The positional form `launch({ key, wgsl, tensors, params, workgroups })` remains for kernels not migrated yet.
  */
 import { commands } from "./commands.ts";
 import { profiling } from "./profiler.ts";
+import { type LaunchArgs, launchProgram, type Program } from "./program.ts";
 import type { Tensor } from "./tensor.ts";
+
+export {
+  bindTensors,
+  type ElementType,
+  FLAT_ARGS,
+  flatIndex,
+  generateWgsl,
+  type LaunchArgs,
+  packUniforms,
+  type Program,
+  program,
+  type ProgramDef,
+  type UniformType,
+  variants,
+} from "./program.ts";
 
 /** Marks a parameter word as f32 (plain numbers are packed as 32-bit integers). */
 export class F32 {
@@ -35,11 +55,6 @@ export function grid1d(n: number, wgSize: number): [number, number, number] {
   return [Math.ceil(groups / y), y, 1];
 }
 
-/** WGSL entry-point arguments and the flat index matching {@link grid1d}. */
-export const FLAT_ARGS =
-  "@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>";
-export const flatIndex = (wg: number): string => `gid.x + gid.y * nwg.x * ${wg}u`;
-
 export interface Launch {
   /** Cache key of the pipeline: must determine the WGSL completely. */
   key: string;
@@ -50,8 +65,15 @@ export interface Launch {
   workgroups: readonly [number, number, number];
 }
 
-/** Records one kernel launch (while profiling, also counts and times it: engine/profiler.ts). */
-export function launch(l: Launch): void {
+/**
+ * Records one kernel launch (while profiling, also counts and times it: engine/profiler.ts): a {@link Program}
+ * with its named uniforms and tensors, or (not yet migrated kernels) a positional {@link Launch}.
+ */
+export function launch<P extends Program>(program: P, args: LaunchArgs<P>): void;
+export function launch(l: Launch): void;
+export function launch(l: Launch | Program, args?: LaunchArgs<Program>): void {
+  if (args !== undefined) return launchProgram(l as Program, args);
+  if (!("key" in l)) throw new TypeError(`${l.name}: launch(program, args) needs its arguments`);
   const rec = commands();
   if (profiling) rec.profileLaunch(l.key);
   const pipeline = rec.pipeline(l.key, l.wgsl);

@@ -6,7 +6,7 @@
  * strides (any other broadcast). The first two cover nearly every launch in the model without index arithmetic.
  */
 import { record, setGradientAccumulator } from "../engine/autograd.ts";
-import { f32, FLAT_ARGS, flatIndex, grid1d, launch } from "../engine/kernel.ts";
+import { launch, program, variants } from "../engine/kernel.ts";
 import { broadcastShapes, broadcastStrides, sameShape } from "../engine/shape.ts";
 import { empty, type Shape, Tensor } from "../engine/tensor.ts";
 import { sumTo } from "./reduce.ts";
@@ -62,55 +62,59 @@ function checkF32(t: Tensor, op: string): void {
   if (t.dtype !== "f32") throw new TypeError(`${op}: expected an f32 tensor, got ${t.dtype}`);
 }
 
+const unaryFwd = variants((op: UnaryOp) =>
+  program({
+    name: `unary:${op}`,
+    uniforms: { n: "u32", s: "f32" },
+    inputs: { a: "f32" },
+    outputs: { o: "f32" },
+    workgroupSize: WG,
+    helpers: WGSL_MATH,
+    body: `
+  if (gidx >= u.n) { return; }
+  let x = a[gidx];
+  let s = u.s;
+  o[gidx] = ${UNARY[op].fwd};`,
+  })
+);
+
+const unaryBwd = variants((op: UnaryOp) =>
+  program({
+    name: `unary-grad:${op}`,
+    uniforms: { n: "u32", s: "f32" },
+    inputs: { gs: "f32", xs: "f32", ys: "f32" },
+    outputs: { o: "f32" },
+    workgroupSize: WG,
+    helpers: WGSL_MATH,
+    body: `
+  if (gidx >= u.n) { return; }
+  let g = gs[gidx];
+  let x = xs[gidx];
+  let y = ys[gidx];
+  let s = u.s;
+  _ = x; _ = y; _ = s;
+  o[gidx] = ${UNARY[op].bwd};`,
+  })
+);
+
 function unaryForward(op: UnaryOp, x: Tensor, s: number): Tensor {
   const out = empty(x.shape, "f32", op);
-  launch({
-    key: `unary:${op}`,
-    wgsl: () =>
-      `${WGSL_MATH}
-struct P { n: u32, s: f32 };
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read_write> o: array<f32>;
-@compute @workgroup_size(${WG}) fn main(${FLAT_ARGS}) {
-  let i = ${flatIndex(WG)};
-  if (i >= u.n) { return; }
-  let x = a[i];
-  let s = u.s;
-  o[i] = ${UNARY[op].fwd};
-}`,
-    tensors: [x, out],
-    params: [x.size, f32(s)],
-    workgroups: grid1d(x.size, WG),
+  launch(unaryFwd(op), {
+    uniforms: { n: x.size, s },
+    inputs: { a: x },
+    outputs: { o: out },
+    invocations: x.size,
   });
   return out;
 }
 
 function unaryBackward(op: UnaryOp, g: Tensor, x: Tensor, y: Tensor, s: number): Tensor {
   const out = empty(x.shape, "f32", `${op} backward`);
-  launch({
-    key: `unary-grad:${op}`,
-    wgsl: () =>
-      `${WGSL_MATH}
-struct P { n: u32, s: f32 };
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> gs: array<f32>;
-@group(0) @binding(2) var<storage, read> xs: array<f32>;
-@group(0) @binding(3) var<storage, read> ys: array<f32>;
-@group(0) @binding(4) var<storage, read_write> o: array<f32>;
-@compute @workgroup_size(${WG}) fn main(${FLAT_ARGS}) {
-  let i = ${flatIndex(WG)};
-  if (i >= u.n) { return; }
-  let g = gs[i];
-  let x = xs[i];
-  let y = ys[i];
-  let s = u.s;
-  _ = x; _ = y; _ = s;
-  o[i] = ${UNARY[op].bwd};
-}`,
-    tensors: [g, x, y, out],
-    params: [x.size, f32(s)],
-    workgroups: grid1d(x.size, WG),
+  launch(unaryBwd(op), {
+    uniforms: { n: x.size, s },
+    inputs: { gs: g, xs: x, ys: y },
+    outputs: { o: out },
+    invocations: x.size,
   });
   return out;
 }
@@ -164,35 +168,29 @@ function readMode(shape: Shape, out: Shape): ReadMode {
 const MAX_RANK = 8;
 
 function indexExpr(mode: ReadMode, which: "a" | "b"): string {
-  if (mode === "direct") return "i";
-  if (mode === "mod") return `i % u.${which}size`;
-  return `strided_index(i, ${which === "a" ? "u.astr" : "u.bstr"})`;
+  if (mode === "direct") return "gidx";
+  if (mode === "mod") return `gidx % u.${which}size`;
+  return `strided_index(gidx, ${which === "a" ? "u.astr" : "u.bstr"})`;
 }
 
-function binaryForward(op: BinaryOp, a: Tensor, b: Tensor, outShape: number[]): Tensor {
-  const out = empty(outShape, "f32", op);
-  const am = readMode(a.shape, outShape);
-  const bm = readMode(b.shape, outShape);
-  const rank = outShape.length;
-  const shapeWords = new Array(MAX_RANK).fill(1);
-  const astr = new Array(MAX_RANK).fill(0);
-  const bstr = new Array(MAX_RANK).fill(0);
-  if (am === "strided" || bm === "strided") {
-    if (rank > MAX_RANK) throw new RangeError(`${op}: broadcasting supports rank <= ${MAX_RANK}`);
-    outShape.forEach((d, i) => (shapeWords[i] = d));
-    broadcastStrides(a.shape, outShape).forEach((s, i) => (astr[i] = s));
-    broadcastStrides(b.shape, outShape).forEach((s, i) => (bstr[i] = s));
-  }
-  launch({
-    key: `binary:${op}:${am}:${bm}`,
-    wgsl: () => `
-struct P { n: u32, rank: u32, asize: u32, bsize: u32,
-  shape: array<vec4<u32>, 2>, astr: array<vec4<u32>, 2>, bstr: array<vec4<u32>, 2> };
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> as_: array<f32>;
-@group(0) @binding(2) var<storage, read> bs: array<f32>;
-@group(0) @binding(3) var<storage, read_write> o: array<f32>;
-fn strided_index(flat: u32, str: array<vec4<u32>, 2>) -> u32 {
+/** Binary op `op` with each operand read as `am` / `bm` (the read modes are baked into the WGSL). */
+const binaryProgram = variants((op: BinaryOp, am: ReadMode, bm: ReadMode) =>
+  program({
+    name: `binary:${op}:${am}:${bm}`,
+    uniforms: {
+      n: "u32",
+      rank: "u32",
+      asize: "u32",
+      bsize: "u32",
+      shape: `array<vec4<u32>, ${MAX_RANK / 4}>`,
+      astr: `array<vec4<u32>, ${MAX_RANK / 4}>`,
+      bstr: `array<vec4<u32>, ${MAX_RANK / 4}>`,
+    },
+    inputs: { as_: "f32", bs: "f32" },
+    outputs: { o: "f32" },
+    workgroupSize: WG,
+    helpers: `
+fn strided_index(flat: u32, str: array<vec4<u32>, ${MAX_RANK / 4}>) -> u32 {
   var rem = flat;
   var idx = 0u;
   for (var k = i32(u.rank) - 1; k >= 0; k--) {
@@ -201,17 +199,37 @@ fn strided_index(flat: u32, str: array<vec4<u32>, 2>) -> u32 {
     rem = rem / d;
   }
   return idx;
-}
-@compute @workgroup_size(${WG}) fn main(${FLAT_ARGS}) {
-  let i = ${flatIndex(WG)};
-  if (i >= u.n) { return; }
+}`,
+    body: `
+  if (gidx >= u.n) { return; }
   let x = as_[${indexExpr(am, "a")}];
   let y = bs[${indexExpr(bm, "b")}];
-  o[i] = ${BINARY[op]};
-}`,
-    tensors: [a, b, out],
-    params: [out.size, rank, a.size, b.size, ...shapeWords, ...astr, ...bstr],
-    workgroups: grid1d(out.size, WG),
+  o[gidx] = ${BINARY[op]};`,
+  })
+);
+
+/** Exported for tests/program_test.ts (the generated WGSL and packing of a real kernel). */
+export { binaryProgram };
+
+function binaryForward(op: BinaryOp, a: Tensor, b: Tensor, outShape: number[]): Tensor {
+  const out = empty(outShape, "f32", op);
+  const am = readMode(a.shape, outShape);
+  const bm = readMode(b.shape, outShape);
+  const rank = outShape.length;
+  const shape = new Array(MAX_RANK).fill(1);
+  const astr = new Array(MAX_RANK).fill(0);
+  const bstr = new Array(MAX_RANK).fill(0);
+  if (am === "strided" || bm === "strided") {
+    if (rank > MAX_RANK) throw new RangeError(`${op}: broadcasting supports rank <= ${MAX_RANK}`);
+    outShape.forEach((d, i) => (shape[i] = d));
+    broadcastStrides(a.shape, outShape).forEach((s, i) => (astr[i] = s));
+    broadcastStrides(b.shape, outShape).forEach((s, i) => (bstr[i] = s));
+  }
+  launch(binaryProgram(op, am, bm), {
+    uniforms: { n: out.size, rank, asize: a.size, bsize: b.size, shape, astr, bstr },
+    inputs: { as_: a, bs: b },
+    outputs: { o: out },
+    invocations: out.size,
   });
   return out;
 }

@@ -7,7 +7,7 @@
  * million elements.
  */
 import { record } from "../engine/autograd.ts";
-import { FLAT_ARGS, flatIndex, grid1d, launch } from "../engine/kernel.ts";
+import { launch, program } from "../engine/kernel.ts";
 import { normAxis, sameShape } from "../engine/shape.ts";
 import { empty, type Shape, shapeString, type Tensor } from "../engine/tensor.ts";
 import { scale } from "./elementwise.ts";
@@ -15,22 +15,15 @@ import { scale } from "./elementwise.ts";
 const WG = 64;
 const CHUNK = 1024;
 
-function sumRaw(x: Tensor, outer: number, len: number, inner: number): Tensor {
-  let cur = x;
-  let curLen = len;
-  while (true) {
-    const chunks = outer * inner < 512 && curLen > 2 * CHUNK ? Math.ceil(curLen / CHUNK) : 1;
-    const chunk = Math.ceil(curLen / chunks);
-    const out = empty([outer * chunks * inner], "f32", "sum");
-    launch({
-      key: "reduce:sum",
-      wgsl: () => `
-struct P { outer: u32, len: u32, inner: u32, chunk: u32, chunks: u32 };
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> o: array<f32>;
-@compute @workgroup_size(${WG}) fn main(${FLAT_ARGS}) {
-  let i = ${flatIndex(WG)};
+/** Sums chunks of `chunk` elements of the axis: one output per (outer, chunk, inner). */
+const sumProgram = program({
+  name: "reduce:sum",
+  uniforms: { outer: "u32", len: "u32", inner: "u32", chunk: "u32", chunks: "u32" },
+  inputs: { x: "f32" },
+  outputs: { o: "f32" },
+  workgroupSize: WG,
+  body: `
+  let i = gidx;
   if (i >= u.outer * u.chunks * u.inner) { return; }
   let oi = i / (u.chunks * u.inner);
   let rem = i % (u.chunks * u.inner);
@@ -44,11 +37,75 @@ struct P { outer: u32, len: u32, inner: u32, chunk: u32, chunks: u32 };
     acc += x[base];
     base += u.inner;
   }
-  o[i] = acc;
-}`,
-      tensors: [cur, out],
-      params: [outer, curLen, inner, chunk, chunks],
-      workgroups: grid1d(outer * chunks * inner, WG),
+  o[i] = acc;`,
+});
+
+const expandProgram = program({
+  name: "reduce:expand",
+  uniforms: { n: "u32", len: "u32", inner: "u32" },
+  inputs: { g: "f32" },
+  outputs: { o: "f32" },
+  workgroupSize: WG * 4,
+  body: `
+  let i = gidx;
+  if (i >= u.n) { return; }
+  let oi = i / (u.len * u.inner);
+  let ii = i % u.inner;
+  o[i] = g[oi * u.inner + ii];`,
+});
+
+const maxProgram = program({
+  name: "reduce:max",
+  uniforms: { outer: "u32", len: "u32", inner: "u32" },
+  inputs: { x: "f32" },
+  outputs: { o: "f32", idx: "i32" },
+  workgroupSize: WG,
+  body: `
+  let i = gidx;
+  if (i >= u.outer * u.inner) { return; }
+  let oi = i / u.inner;
+  let ii = i % u.inner;
+  var base = oi * u.len * u.inner + ii;
+  var best = x[base];
+  var arg = 0u;
+  for (var j = 1u; j < u.len; j++) {
+    base += u.inner;
+    let v = x[base];
+    // NaN propagates, as in PyTorch.
+    if (v > best || (v != v && best == best)) { best = v; arg = j; }
+  }
+  o[i] = best;
+  idx[i] = i32(arg);`,
+});
+
+const maxGradProgram = program({
+  name: "reduce:max-grad",
+  uniforms: { n: "u32", len: "u32", inner: "u32" },
+  inputs: { g: "f32", idx: "i32" },
+  outputs: { o: "f32" },
+  workgroupSize: WG * 4,
+  body: `
+  let i = gidx;
+  if (i >= u.n) { return; }
+  let oi = i / (u.len * u.inner);
+  let j = (i / u.inner) % u.len;
+  let ii = i % u.inner;
+  let k = oi * u.inner + ii;
+  o[i] = select(0.0, g[k], u32(idx[k]) == j);`,
+});
+
+function sumRaw(x: Tensor, outer: number, len: number, inner: number): Tensor {
+  let cur = x;
+  let curLen = len;
+  while (true) {
+    const chunks = outer * inner < 512 && curLen > 2 * CHUNK ? Math.ceil(curLen / CHUNK) : 1;
+    const chunk = Math.ceil(curLen / chunks);
+    const out = empty([outer * chunks * inner], "f32", "sum");
+    launch(sumProgram, {
+      uniforms: { outer, len: curLen, inner, chunk, chunks },
+      inputs: { x: cur },
+      outputs: { o: out },
+      invocations: outer * chunks * inner,
     });
     if (cur !== x) cur.dispose();
     cur = out;
@@ -72,23 +129,11 @@ function reducedShape(shape: Shape, axis: number, keepDim: boolean): number[] {
 /** Broadcasts `g` (reduced shape, kept dims) back along an axis of length `len`. */
 function expandAxis(g: Tensor, outer: number, len: number, inner: number, shape: Shape): Tensor {
   const out = empty(shape, "f32", "sum backward");
-  launch({
-    key: "reduce:expand",
-    wgsl: () => `
-struct P { n: u32, len: u32, inner: u32 };
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> g: array<f32>;
-@group(0) @binding(2) var<storage, read_write> o: array<f32>;
-@compute @workgroup_size(${WG * 4}) fn main(${FLAT_ARGS}) {
-  let i = ${flatIndex(WG * 4)};
-  if (i >= u.n) { return; }
-  let oi = i / (u.len * u.inner);
-  let ii = i % u.inner;
-  o[i] = g[oi * u.inner + ii];
-}`,
-    tensors: [g, out],
-    params: [outer * len * inner, len, inner],
-    workgroups: grid1d(outer * len * inner, WG * 4),
+  launch(expandProgram, {
+    uniforms: { n: outer * len * inner, len, inner },
+    inputs: { g },
+    outputs: { o: out },
+    invocations: outer * len * inner,
   });
   return out;
 }
@@ -125,57 +170,19 @@ export function max(x: Tensor, axis: number, keepDim = false): { values: Tensor;
   const shape = reducedShape(x.shape, ax, keepDim);
   const values = empty(shape, "f32", "max");
   const indices = empty(shape, "i32", "argmax");
-  launch({
-    key: "reduce:max",
-    wgsl: () => `
-struct P { outer: u32, len: u32, inner: u32 };
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> o: array<f32>;
-@group(0) @binding(3) var<storage, read_write> idx: array<i32>;
-@compute @workgroup_size(${WG}) fn main(${FLAT_ARGS}) {
-  let i = ${flatIndex(WG)};
-  if (i >= u.outer * u.inner) { return; }
-  let oi = i / u.inner;
-  let ii = i % u.inner;
-  var base = oi * u.len * u.inner + ii;
-  var best = x[base];
-  var arg = 0u;
-  for (var j = 1u; j < u.len; j++) {
-    base += u.inner;
-    let v = x[base];
-    // NaN propagates, as in PyTorch.
-    if (v > best || (v != v && best == best)) { best = v; arg = j; }
-  }
-  o[i] = best;
-  idx[i] = i32(arg);
-}`,
-    tensors: [x, values, indices],
-    params: [outer, len, inner],
-    workgroups: grid1d(outer * inner, WG),
+  launch(maxProgram, {
+    uniforms: { outer, len, inner },
+    inputs: { x },
+    outputs: { o: values, idx: indices },
+    invocations: outer * inner,
   });
   record(values, "max", [x], (g) => {
     const out = empty(x.shape, "f32", "max backward");
-    launch({
-      key: "reduce:max-grad",
-      wgsl: () => `
-struct P { n: u32, len: u32, inner: u32 };
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> g: array<f32>;
-@group(0) @binding(2) var<storage, read> idx: array<i32>;
-@group(0) @binding(3) var<storage, read_write> o: array<f32>;
-@compute @workgroup_size(${WG * 4}) fn main(${FLAT_ARGS}) {
-  let i = ${flatIndex(WG * 4)};
-  if (i >= u.n) { return; }
-  let oi = i / (u.len * u.inner);
-  let j = (i / u.inner) % u.len;
-  let ii = i % u.inner;
-  let k = oi * u.inner + ii;
-  o[i] = select(0.0, g[k], u32(idx[k]) == j);
-}`,
-      tensors: [g, indices, out],
-      params: [x.size, len, inner],
-      workgroups: grid1d(x.size, WG * 4),
+    launch(maxGradProgram, {
+      uniforms: { n: x.size, len, inner },
+      inputs: { g, idx: indices },
+      outputs: { o: out },
+      invocations: x.size,
     });
     return [out];
   });

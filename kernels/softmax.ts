@@ -3,7 +3,7 @@
  * exp overflows, then y = x - max - log(sum exp(x - max)). Backward: dx = g - exp(y) * sum(g).
  */
 import { record } from "../engine/autograd.ts";
-import { FLAT_ARGS, flatIndex, grid1d, launch } from "../engine/kernel.ts";
+import { launch, program } from "../engine/kernel.ts";
 import { normAxis } from "../engine/shape.ts";
 import { empty, type Tensor } from "../engine/tensor.ts";
 import { transpose } from "./layout.ts";
@@ -15,18 +15,14 @@ function rowsOf(x: Tensor): [number, number] {
   return [x.size / cols, cols];
 }
 
-function logSoftmaxLast(x: Tensor): Tensor {
-  const [rows, cols] = rowsOf(x);
-  const y = empty(x.shape, "f32", "log_softmax");
-  launch({
-    key: "log_softmax",
-    wgsl: () => `
-struct P { rows: u32, cols: u32 };
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-@compute @workgroup_size(${WG}) fn main(${FLAT_ARGS}) {
-  let r = ${flatIndex(WG)};
+const forward = program({
+  name: "log_softmax",
+  uniforms: { rows: "u32", cols: "u32" },
+  inputs: { x: "f32" },
+  outputs: { y: "f32" },
+  workgroupSize: WG,
+  body: `
+  let r = gidx;
   if (r >= u.rows) { return; }
   let base = r * u.cols;
   var m = x[base];
@@ -34,34 +30,31 @@ struct P { rows: u32, cols: u32 };
   var s = 0.0;
   for (var j = 0u; j < u.cols; j++) { s += exp(x[base + j] - m); }
   let lse = m + log(s);
-  for (var j = 0u; j < u.cols; j++) { y[base + j] = x[base + j] - lse; }
-}`,
-    tensors: [x, y],
-    params: [rows, cols],
-    workgroups: grid1d(rows, WG),
-  });
-  return record(y, "log_softmax", [x], (g) => {
-    const dx = empty(x.shape, "f32", "log_softmax backward");
-    launch({
-      key: "log_softmax:grad",
-      wgsl: () => `
-struct P { rows: u32, cols: u32 };
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> g: array<f32>;
-@group(0) @binding(2) var<storage, read> y: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
-@compute @workgroup_size(${WG}) fn main(${FLAT_ARGS}) {
-  let r = ${flatIndex(WG)};
+  for (var j = 0u; j < u.cols; j++) { y[base + j] = x[base + j] - lse; }`,
+});
+
+const backward = program({
+  name: "log_softmax:grad",
+  uniforms: { rows: "u32", cols: "u32" },
+  inputs: { g: "f32", y: "f32" },
+  outputs: { dx: "f32" },
+  workgroupSize: WG,
+  body: `
+  let r = gidx;
   if (r >= u.rows) { return; }
   let base = r * u.cols;
   var s = 0.0;
   for (var j = 0u; j < u.cols; j++) { s += g[base + j]; }
-  for (var j = 0u; j < u.cols; j++) { dx[base + j] = g[base + j] - exp(y[base + j]) * s; }
-}`,
-      tensors: [g, y, dx],
-      params: [rows, cols],
-      workgroups: grid1d(rows, WG),
-    });
+  for (var j = 0u; j < u.cols; j++) { dx[base + j] = g[base + j] - exp(y[base + j]) * s; }`,
+});
+
+function logSoftmaxLast(x: Tensor): Tensor {
+  const [rows, cols] = rowsOf(x);
+  const y = empty(x.shape, "f32", "log_softmax");
+  launch(forward, { uniforms: { rows, cols }, inputs: { x }, outputs: { y }, invocations: rows });
+  return record(y, "log_softmax", [x], (g) => {
+    const dx = empty(x.shape, "f32", "log_softmax backward");
+    launch(backward, { uniforms: { rows, cols }, inputs: { g, y }, outputs: { dx }, invocations: rows });
     return [dx];
   });
 }
