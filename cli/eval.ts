@@ -4,6 +4,7 @@
  * them (mean of per-utterance rates); predictions go to a TSV (id, reference, hypothesis, cer, wer).
  * With --tune, alpha and beta of the LM beam search are grid-searched on the evaluated set.
  */
+import { writeFileAtomic } from "../data/atomic_write.ts";
 import { loadAudio } from "../data/audio.ts";
 import { LibriSpeechCorpus, type UtteranceInfo } from "../data/librispeech.ts";
 import { schemeForPath, splitCorpus } from "../data/splits.ts";
@@ -189,9 +190,7 @@ export async function main(args: string[]): Promise<number> {
     const hyp = best.hypotheses[i];
     lines.push(`${u.fileId}\t${ref}\t${hyp}\t${cer(ref, hyp).toFixed(4)}\t${wer(ref, hyp).toFixed(4)}`);
   });
-  const tmp = `${tsvPath}.tmp`;
-  await Deno.writeTextFile(tmp, lines.join("\n") + "\n");
-  await Deno.rename(tmp, tsvPath);
+  await writeFileAtomic(tsvPath, lines.join("\n") + "\n");
   console.error(`eval: predictions written to ${tsvPath}`);
   if (skipped.length > 0) console.error(`eval: ${skipped.length} unreadable file(s) skipped`);
   model.dispose();
