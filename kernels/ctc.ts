@@ -6,10 +6,10 @@
  */
 import { needsGrad, record } from "../engine/autograd.ts";
 import { gpu } from "../engine/device.ts";
-import { f32, grid1d, launch } from "../engine/kernel.ts";
+import { launch } from "../engine/kernel.ts";
 import { copyInto, empty, shapeString, type Tensor } from "../engine/tensor.ts";
 import { lengthsTensor } from "./lengths.ts";
-import { alphaSource, betaSource, gradSource, reduceSource, WG } from "./ctc_wgsl.ts";
+import { alphaProgram, betaProgram, gradProgram, reduceProgram, WG } from "./ctc_wgsl.ts";
 
 export type CtcReduction = "none" | "mean" | "sum";
 
@@ -90,36 +90,30 @@ export function ctcLossWithSamples(
     );
   }
   const sampleLosses = empty([N], "f32", "ctc sample losses");
-  const params = (t: number) => [N, T, C, S, L, stT, stB, blank, t, f32(Infinity)];
-  const tensors = [logProbs, targets, lens, ab, sampleLosses];
+  const uniforms = (t: number) => ({ N, T, C, S, L, stT, stB, blank, t, inf: Infinity });
+  const inputs = { lp: logProbs, targets, lens };
   if (N > 0) {
     if (loop) {
-      launch({
-        key: "ctc:alpha:loop",
-        wgsl: () => alphaSource(true),
-        tensors,
-        params: params(0),
+      launch(alphaProgram(true), {
+        uniforms: uniforms(0),
+        inputs,
+        outputs: { ab, losses: sampleLosses },
         workgroups: [N, 1, 1],
       });
     } else {
+      const alpha = alphaProgram(false);
+      const outputs = { ab, losses: sampleLosses };
       for (let t = 0; t <= T; t++) {
-        launch({
-          key: "ctc:alpha:frame",
-          wgsl: () => alphaSource(false),
-          tensors,
-          params: params(t),
-          workgroups: [Math.ceil(L / WG), N, 1],
-        });
+        launch(alpha, { uniforms: uniforms(t), inputs, outputs, workgroups: [Math.ceil(L / WG), N, 1] });
       }
     }
   }
   const mode = REDUCTION_CODE[reduction];
   const loss = empty(reduction === "none" ? [N] : [], "f32", "ctc loss");
-  launch({
-    key: "ctc:reduce",
-    wgsl: reduceSource,
-    tensors: [sampleLosses, lens, loss],
-    params: [N, mode, +zinf],
+  launch(reduceProgram, {
+    uniforms: { N, mode, zinf: +zinf },
+    inputs: { losses: sampleLosses, lens },
+    outputs: { out: loss },
     workgroups: [1, 1, 1],
   });
   if (!grad) {
@@ -129,31 +123,25 @@ export function ctcLossWithSamples(
   }
   record(loss, "ctcLoss", [logProbs], (g) => {
     if (loop) {
-      launch({
-        key: "ctc:beta:loop",
-        wgsl: () => betaSource(true),
-        tensors: [logProbs, targets, lens, ab],
-        params: params(0),
-        workgroups: [N, 1, 1],
-      });
+      launch(betaProgram(true), { uniforms: uniforms(0), inputs, outputs: { ab }, workgroups: [N, 1, 1] });
     } else {
+      const beta = betaProgram(false);
       for (let k = 0; k < T; k++) {
-        launch({
-          key: "ctc:beta:frame",
-          wgsl: () => betaSource(false),
-          tensors: [logProbs, targets, lens, ab],
-          params: params(k),
+        launch(beta, {
+          uniforms: uniforms(k),
+          inputs,
+          outputs: { ab },
           workgroups: [Math.ceil(L / WG), N, 1],
         });
       }
     }
     const dlp = empty(logProbs.shape, "f32", "ctc grad");
-    launch({
-      key: `ctc:grad:${C}`,
-      wgsl: () => gradSource(C),
-      tensors: [logProbs, targets, lens, ab, sampleLosses, g, dlp],
-      params: params(mode + (zinf ? 8 : 0)),
-      workgroups: grid1d(N * T, WG),
+    // The gradient kernel reads its mode from `t`: the reduction code, + 8 with zero_infinity.
+    launch(gradProgram(C), {
+      uniforms: uniforms(mode + (zinf ? 8 : 0)),
+      inputs: { ...inputs, ab, losses: sampleLosses, gout: g },
+      outputs: { grad: dlp },
+      invocations: N * T,
     });
     return [dlp];
   });

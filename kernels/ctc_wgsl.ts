@@ -15,13 +15,34 @@
  * Two ways to run a recursion over time, chosen on the host: `loop` runs one workgroup per sample that walks
  * every frame with a storage barrier between frames; otherwise one launch per frame, one invocation per (s, b).
  * Buffers: ab = [alpha | beta], each [N][T][L] with L = 2 * S_max + 1; lens = [input lengths | target lengths].
+ *
+ * Each kernel is a program (engine/program.ts): its uniforms and bindings are declared here once, by name.
  */
+import { program, variants } from "../engine/kernel.ts";
 
 export const WG = 64;
 
+/**
+ * The uniforms every recursion kernel reads. `t` is the frame of a per-frame launch (0 in loop mode); the
+ * gradient kernel reuses it for its mode (see {@link gradProgram}). `inf` is +inf, passed at run time.
+ */
+const UNIFORMS = {
+  N: "u32",
+  T: "u32",
+  C: "u32",
+  S: "u32",
+  L: "u32",
+  stT: "u32",
+  stB: "u32",
+  blank: "u32",
+  t: "u32",
+  inf: "f32",
+} as const;
+
+/** The inputs every kernel but the reduction reads: log-probabilities, padded targets, lengths. */
+const INPUTS = { lp: "f32", targets: "i32", lens: "i32" } as const;
+
 const COMMON = /* wgsl */ `
-struct P { N: u32, T: u32, C: u32, S: u32, L: u32, stT: u32, stB: u32, blank: u32, t: u32, inf: f32 };
-@group(0) @binding(0) var<uniform> u: P;
 const NEG: f32 = -1e30;
 fn lae(a: f32, b: f32) -> f32 {
   let m = max(a, b);
@@ -37,12 +58,6 @@ fn lp_at(t: u32, b: u32, c: u32) -> f32 { return lp[t * u.stT + b * u.stB + c]; 
 fn in_len(b: u32) -> u32 { return min(u32(max(lens[b], 0)), u.T); }
 fn ext_len(b: u32) -> u32 { return 2u * min(u32(max(lens[u.N + b], 0)), u.S) + 1u; }
 `;
-
-const BINDINGS = /* wgsl */ `
-@group(0) @binding(1) var<storage, read> lp: array<f32>;
-@group(0) @binding(2) var<storage, read> targets: array<i32>;
-@group(0) @binding(3) var<storage, read> lens: array<i32>;
-@group(0) @binding(4) var<storage, read_write> ab: array<f32>;`;
 
 /** alpha[t][s] from alpha[t-1] (t > 0) or the start (t = 0). */
 const ALPHA_CELL = /* wgsl */ `
@@ -94,29 +109,32 @@ fn sample_loss(b: u32) -> f32 {
   return -ll;
 }`;
 
-/** The alpha recursion and the per-sample losses. */
-export function alphaSource(loop: boolean): string {
-  const head = `${BINDINGS}
-@group(0) @binding(5) var<storage, read_write> losses: array<f32>;
-${COMMON}${ALPHA_CELL}${LOSS}`;
-  if (loop) {
-    return `${head}
-@compute @workgroup_size(${WG}) fn main(@builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32) {
-  let b = wid.x;
+/**
+ * The alpha recursion and the per-sample losses. Loop mode: one workgroup per sample (workgroups [N, 1, 1]);
+ * per-frame mode: x over the extended labels, y over the samples, launched for t = 0..T (t = T writes the losses).
+ */
+export const alphaProgram = variants((loop: boolean) =>
+  program({
+    name: `ctc:alpha:${loop ? "loop" : "frame"}`,
+    uniforms: UNIFORMS,
+    inputs: INPUTS,
+    outputs: { ab: "f32", losses: "f32" },
+    workgroupSize: [WG, 1, 1],
+    helpers: `${COMMON}${ALPHA_CELL}${LOSS}`,
+    body: loop
+      ? `
+  let b = gid.x / ${WG}u;
+  let li = lid.x;
   let tb = in_len(b);
   let lb = ext_len(b);
   for (var t = 0u; t < u.T; t++) {
     if (t < tb) {
-      for (var s = lid; s < lb; s += ${WG}u) { alpha_cell(b, t, s); }
+      for (var s = li; s < lb; s += ${WG}u) { alpha_cell(b, t, s); }
     }
     storageBarrier();
   }
-  if (lid == 0u) { losses[b] = sample_loss(b); }
-}`;
-  }
-  return `${head}
-@compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  if (li == 0u) { losses[b] = sample_loss(b); }`
+      : `
   let s = gid.x;
   let b = gid.y;
   if (u.t == u.T) {
@@ -124,56 +142,60 @@ ${COMMON}${ALPHA_CELL}${LOSS}`;
     if (s == 0u) { losses[b] = sample_loss(b); }
     return;
   }
-  if (u.t < in_len(b) && s < ext_len(b)) { alpha_cell(b, u.t, s); }
-}`;
-}
+  if (u.t < in_len(b) && s < ext_len(b)) { alpha_cell(b, u.t, s); }`,
+  })
+);
 
-/** The beta recursion (for the gradient). In per-frame mode `u.t` counts frames back from each sample's end. */
-export function betaSource(loop: boolean): string {
-  const head = `${BINDINGS}
-${COMMON}${BETA_CELL}`;
-  if (loop) {
-    return `${head}
-@compute @workgroup_size(${WG}) fn main(@builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32) {
-  let b = wid.x;
+/**
+ * The beta recursion (for the gradient), with the grids of {@link alphaProgram}. In per-frame mode `u.t` counts
+ * frames back from each sample's end.
+ */
+export const betaProgram = variants((loop: boolean) =>
+  program({
+    name: `ctc:beta:${loop ? "loop" : "frame"}`,
+    uniforms: UNIFORMS,
+    inputs: INPUTS,
+    outputs: { ab: "f32" },
+    workgroupSize: [WG, 1, 1],
+    helpers: `${COMMON}${BETA_CELL}`,
+    body: loop
+      ? `
+  let b = gid.x / ${WG}u;
+  let li = lid.x;
   let tb = in_len(b);
   let lb = ext_len(b);
   for (var k = 0u; k < u.T; k++) {
     if (k < tb) {
-      for (var s = lid; s < lb; s += ${WG}u) { beta_cell(b, tb - 1u - k, s, tb, lb); }
+      for (var s = li; s < lb; s += ${WG}u) { beta_cell(b, tb - 1u - k, s, tb, lb); }
     }
     storageBarrier();
-  }
-}`;
-  }
-  return `${head}
-@compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  }`
+      : `
   let s = gid.x;
   let b = gid.y;
   let tb = in_len(b);
   let lb = ext_len(b);
-  if (u.t < tb && s < lb) { beta_cell(b, tb - 1u - u.t, s, tb, lb); }
-}`;
-}
+  if (u.t < tb && s < lb) { beta_cell(b, tb - 1u - u.t, s, tb, lb); }`,
+  })
+);
 
 /**
  * The reduced loss from the per-sample losses: mode 0 none, 1 mean (each divided by its clamped target length,
- * then the batch mean), 2 sum. With `zinf`, infinite losses count as 0.
+ * then the batch mean), 2 sum. With `zinf`, infinite losses count as 0. One invocation (workgroups [1, 1, 1]).
  */
-export function reduceSource(): string {
-  return `
-struct P { N: u32, mode: u32, zinf: u32 };
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> losses: array<f32>;
-@group(0) @binding(2) var<storage, read> lens: array<i32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+export const reduceProgram = program({
+  name: "ctc:reduce",
+  uniforms: { N: "u32", mode: "u32", zinf: "u32" },
+  inputs: { losses: "f32", lens: "i32" },
+  outputs: { out: "f32" },
+  workgroupSize: [1, 1, 1],
+  helpers: `
 fn value(b: u32) -> f32 {
   let l = losses[b];
   if (u.zinf == 1u && l >= 1e30) { return 0.0; }
   return l;
-}
-@compute @workgroup_size(1) fn main() {
+}`,
+  body: `
   if (u.mode == 0u) {
     for (var b = 0u; b < u.N; b++) { out[b] = value(b); }
     return;
@@ -185,9 +207,8 @@ fn value(b: u32) -> f32 {
     acc += v;
   }
   if (u.mode == 1u) { acc = acc / f32(u.N); }
-  out[0] = acc;
-}`;
-}
+  out[0] = acc;`,
+});
 
 /**
  * Gradient with respect to the log-probabilities, one invocation per (t, b), as PyTorch's ctc_loss backward
@@ -196,17 +217,18 @@ fn value(b: u32) -> f32 {
  * where alpha * beta counts lp[t] twice, hence the division by it. The first term is what makes the gradient
  * through log_softmax come out right (it sums to 1 over c, as the second term does). Frames past the input
  * length get 0; an infinite loss gets 0 with zero_infinity, NaN (as in PyTorch) without. `C` is baked in (a
- * per-class accumulator array in registers).
+ * per-class accumulator array in registers). Launched over N * T invocations.
  */
-export function gradSource(C: number): string {
-  return `${BINDINGS.replace("read_write> ab", "read> ab")}
-@group(0) @binding(5) var<storage, read> losses: array<f32>;
-@group(0) @binding(6) var<storage, read> gout: array<f32>;
-@group(0) @binding(7) var<storage, read_write> grad: array<f32>;
-${COMMON}
-@compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * ${WG}u;
+export const gradProgram = variants((C: number) =>
+  program({
+    name: `ctc:grad:${C}`,
+    uniforms: UNIFORMS,
+    inputs: { ...INPUTS, ab: "f32", losses: "f32", gout: "f32" },
+    outputs: { grad: "f32" },
+    workgroupSize: WG,
+    helpers: COMMON,
+    body: `
+  let i = gidx;
   if (i >= u.N * u.T) { return; }
   let b = i % u.N;
   let t = i / u.N;
@@ -239,6 +261,6 @@ ${COMMON}
   for (var c = 0u; c < ${C}u; c++) {
     let v = lp_at(t, b, c);
     grad[o + c] = scale * (exp(v) - exp(lc[c] + nll - v));
-  }
-}`;
-}
+  }`,
+  })
+);
