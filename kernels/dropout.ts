@@ -13,9 +13,9 @@
  */
 import { record } from "../engine/autograd.ts";
 import { gpu } from "../engine/device.ts";
-import { f32, FLAT_ARGS, flatIndex, grid1d, launch } from "../engine/kernel.ts";
+import { launch, program } from "../engine/kernel.ts";
 import { empty, type Tensor } from "../engine/tensor.ts";
-import { batchRanges, batchRelease, batchSlice, batchStore } from "./conv2d.ts";
+import { forEachBatchChunk } from "./batch_chunks.ts";
 
 const WG = 256;
 
@@ -38,33 +38,27 @@ export function dropoutKeep(seed: number, p: number, index: number): boolean {
   return (h >>> 8) / 16777216 >= Math.fround(p);
 }
 
-function maskRaw(x: Tensor, out: Tensor, p: number, seed: number, offset: number): void {
-  launch({
-    key: "dropout",
-    wgsl: () => `
-struct P { n: u32, offset: u32, seed: u32, p: f32, scale: f32 };
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> o: array<f32>;
+const mask = program({
+  name: "dropout",
+  uniforms: { n: "u32", offset: "u32", seed: "u32", p: "f32", scale: "f32" },
+  inputs: { x: "f32" },
+  outputs: { o: "f32" },
+  workgroupSize: WG,
+  helpers: `
 fn pcg(v: u32) -> u32 {
   let state = v * 747796405u + 2891336453u;
   let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
   return (word >> 22u) ^ word;
-}
-@compute @workgroup_size(${WG}) fn main(${FLAT_ARGS}) {
-  let i = ${flatIndex(WG)};
+}`,
+  body: `
+  let i = gidx;
   if (i >= u.n) { return; }
   let k0 = pcg(u.seed);
   let k1 = pcg(k0);
   let h = pcg(pcg((u.offset + i) ^ k0) + k1);
   let r = f32(h >> 8u) * (1.0 / 16777216.0);
-  o[i] = select(0.0, x[i] * u.scale, r >= u.p);
-}`,
-    tensors: [x, out],
-    params: [x.size, offset, seed >>> 0, f32(p), f32(p >= 1 ? 0 : 1 / (1 - p))],
-    workgroups: grid1d(x.size, WG),
-  });
-}
+  o[i] = select(0.0, x[i] * u.scale, r >= u.p);`,
+});
 
 /** The mask of (seed, p) applied to every element of `x`, scaled; chunked under the binding limit. */
 function applyMask(x: Tensor, p: number, seed: number, limit: number): Tensor {
@@ -72,14 +66,15 @@ function applyMask(x: Tensor, p: number, seed: number, limit: number): Tensor {
   if (x.size === 0) return out;
   const xv = x.view([x.size]);
   const ov = out.view([x.size]);
-  const ranges = batchRanges(x.size, [{ t: xv, perSample: 4 }, { t: ov, perSample: 4 }], limit, "dropout");
-  for (const [i0, count] of ranges) {
-    const xc = batchSlice(xv, i0, count);
-    const oc = ranges.length === 1 ? ov : empty([count], "f32", "dropout chunk");
-    maskRaw(xc, oc, p, seed, i0);
-    batchRelease(xc, xv);
-    batchStore(ov, oc, i0);
-  }
+  const scale = p >= 1 ? 0 : 1 / (1 - p);
+  forEachBatchChunk("dropout", limit, { inputs: { x: xv }, outputs: { o: ov } }, (c) => {
+    launch(mask, {
+      uniforms: { n: c.count, offset: c.start, seed: seed >>> 0, p, scale },
+      inputs: c.inputs,
+      outputs: c.outputs,
+      invocations: c.count,
+    });
+  });
   xv.dispose();
   ov.dispose();
   return out;
