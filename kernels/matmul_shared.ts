@@ -11,8 +11,21 @@ const BN = 64;
 const BK = 16;
 const T = 16;
 
-/** WGSL for C = op(A) op(B); same bindings and parameters as the register-tiled kernel. */
-export function sharedTileSource(transA: boolean, transB: boolean): string {
+/** Invocations per workgroup along x and along y. */
+export const SHARED_WG = T;
+
+/** The workgroup tiles of A and B. */
+export function sharedTileHelpers(): string {
+  return `
+var<workgroup> As: array<array<f32, ${BM}>, ${BK}>;
+var<workgroup> Bs: array<array<f32, ${BN}>, ${BK}>;`;
+}
+
+/**
+ * The body of `main` for C = op(A) op(B) (workgroup size {@link SHARED_WG} x {@link SHARED_WG}); same uniforms
+ * and bindings as the register-tiled kernel, declared by the program in matmul.ts.
+ */
+export function sharedTileBody(transA: boolean, transB: boolean): string {
   // Element (m, k) of op(A) and (k, n) of op(B) in their storage.
   const aAt = transA ? "offA + k * u.M + m" : "offA + m * u.K + k";
   const bAt = transB ? "offB + n * u.K + k" : "offB + k * u.N + n";
@@ -20,18 +33,9 @@ export function sharedTileSource(transA: boolean, transB: boolean): string {
   const aIdx = transA ? `let k = e / ${BM}u; let m = e % ${BM}u;` : `let m = e / ${BK}u; let k = e % ${BK}u;`;
   const bIdx = transB ? `let n = e / ${BK}u; let k = e % ${BK}u;` : `let k = e / ${BN}u; let n = e % ${BN}u;`;
   return /* wgsl */ `
-struct P { M: u32, N: u32, K: u32, strideA: u32, strideB: u32 };
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> A: array<f32>;
-@group(0) @binding(2) var<storage, read> B: array<f32>;
-@group(0) @binding(3) var<storage, read_write> C: array<f32>;
-var<workgroup> As: array<array<f32, ${BM}>, ${BK}>;
-var<workgroup> Bs: array<array<f32, ${BN}>, ${BK}>;
-@compute @workgroup_size(${T}, ${T}) fn main(
-  @builtin(workgroup_id) wg: vec3<u32>,
-  @builtin(local_invocation_id) lid: vec3<u32>,
-  @builtin(local_invocation_index) li: u32,
-) {
+  // The workgroup and the flat local index (global id = workgroup id * size + local id).
+  let wg = vec3<u32>(gid.x / ${T}u, gid.y / ${T}u, gid.z);
+  let li = lid.y * ${T}u + lid.x;
   let mBase = wg.y * ${BM}u;
   let nBase = wg.x * ${BN}u;
   let offA = wg.z * u.strideA;
@@ -75,7 +79,7 @@ var<workgroup> Bs: array<array<f32, ${BN}>, ${BK}>;
       if (m < u.M && n < u.N) { C[offC + m * u.N + n] = acc[i][j]; }
     }
   }
-}`;
+`;
 }
 
 /** Workgroup counts for an M x N output per batch entry. */
