@@ -15,47 +15,7 @@
  * every score unchanged.
  */
 
-/** An append-only typed-array column that doubles its capacity (no JS array per n-gram). */
-class GrowableColumn<T extends Int32Array | Float32Array> {
-  #data: T;
-  #length = 0;
-  constructor(private readonly make: (n: number) => T) {
-    this.#data = make(16);
-  }
-  get length(): number {
-    return this.#length;
-  }
-  push(v: number): void {
-    if (this.#length === this.#data.length) {
-      const next = this.make(this.#data.length * 2);
-      next.set(this.#data);
-      this.#data = next;
-    }
-    this.#data[this.#length++] = v;
-  }
-  /** The filled part, sharing memory (invalid after the next push that grows). */
-  view(): T {
-    return this.#data.subarray(0, this.#length) as T;
-  }
-  /** A right-sized copy. */
-  toArray(): T {
-    return this.#data.slice(0, this.#length) as T;
-  }
-}
-
-/** Append-only Int32 column. */
-export class GrowableInt32 extends GrowableColumn<Int32Array> {
-  constructor() {
-    super((n) => new Int32Array(n));
-  }
-}
-
-/** Append-only Float32 column. */
-export class GrowableFloat32 extends GrowableColumn<Float32Array> {
-  constructor() {
-    super((n) => new Float32Array(n));
-  }
-}
+import { Columns } from "./columns.ts";
 
 /** Options of the ARPA reader. */
 export interface ArpaReadOptions {
@@ -238,14 +198,26 @@ export class ArpaError extends Error {
   }
 }
 
-/** Accumulates raw n-gram rows of one order while reading. */
-class RawOrder {
-  readonly words = new GrowableInt32();
-  readonly prob = new GrowableFloat32();
-  readonly backoff = new GrowableFloat32();
-  constructor(readonly n: number) {}
+function rawSpec(n: number) {
+  return { words: { type: "i32", width: n }, prob: "f32", backoff: "f32" } as const;
+}
+
+/** Accumulates raw n-gram rows of one order while reading: n words, a probability and a back-off per row. */
+class RawOrder extends Columns<ReturnType<typeof rawSpec>> {
+  constructor(readonly n: number) {
+    super(rawSpec(n));
+  }
   get rows(): number {
-    return this.prob.length;
+    return this.length;
+  }
+  /** Appends a row: the n words at `ids[0..n)`. */
+  push(ids: ArrayLike<number>, prob: number, backoff: number): void {
+    const r = this.addRow();
+    const { words } = this.cols;
+    const n = this.n;
+    for (let k = 0; k < n; k++) words[r * n + k] = ids[k];
+    this.cols.prob[r] = prob;
+    this.cols.backoff[r] = backoff;
   }
 }
 
@@ -261,6 +233,8 @@ export class ArpaParser {
   readonly #ids = new Map<string, number>();
   readonly #words: string[] = [];
   #duplicateUnigrams = 0;
+  /** The word ids of the row being read. */
+  #rowIds = new Int32Array(0);
 
   constructor(options: ArpaReadOptions = {}) {
     this.#name = options.name ?? "<arpa>";
@@ -322,7 +296,7 @@ export class ArpaParser {
       backoff = Number(fields[n + 1]);
       if (!Number.isFinite(backoff)) this.#fail(`bad back-off ${JSON.stringify(fields[n + 1])}`);
     }
-    const raw = this.#raw[n - 1];
+    const ids = this.#rowIds.length === n ? this.#rowIds : (this.#rowIds = new Int32Array(n));
     if (n === 1) {
       const word = this.#lowercase ? fields[1].toLowerCase() : fields[1];
       if (this.#ids.has(word)) {
@@ -331,17 +305,16 @@ export class ArpaParser {
       }
       this.#ids.set(word, this.#words.length);
       this.#words.push(word);
-      raw.words.push(this.#words.length - 1);
+      ids[0] = this.#words.length - 1;
     } else {
       for (let k = 1; k <= n; k++) {
         const word = this.#lowercase ? fields[k].toLowerCase() : fields[k];
         const id = this.#ids.get(word);
         if (id === undefined) this.#fail(`word ${JSON.stringify(fields[k])} is not among the unigrams`);
-        raw.words.push(id);
+        ids[k - 1] = id;
       }
     }
-    raw.prob.push(prob);
-    raw.backoff.push(backoff);
+    this.#raw[n - 1].push(ids, prob, backoff);
   }
 
   #closeSection(): void {
@@ -372,9 +345,7 @@ function ensureWord(words: string[], ids: Map<string, number>, raw: RawOrder[], 
   if (ids.has(word)) return;
   ids.set(word, words.length);
   words.push(word);
-  raw[0].words.push(words.length - 1);
-  raw[0].prob.push(prob);
-  raw[0].backoff.push(0);
+  raw[0].push([words.length - 1], prob, 0);
 }
 
 /** Open-addressing set of n-gram rows (word tuples) of one raw order. */
@@ -397,10 +368,10 @@ function insertMissingContexts(raw: RawOrder[]): void {
       while (table[slot] >= 0) slot = (slot + 1) & (size - 1);
       table[slot] = row;
     };
-    let lw = lower.words.view();
+    let lw = lower.view("words");
     for (let r = 0; r < lower.rows; r++) insert(lw, r);
     const upper = raw[n - 1];
-    const uw = upper.words.view();
+    const uw = upper.view("words");
     const key = new Int32Array(m);
     for (let r = 0; r < upper.rows; r++) {
       for (let k = 0; k < m; k++) key[k] = uw[r * n + k];
@@ -422,10 +393,8 @@ function insertMissingContexts(raw: RawOrder[]): void {
         slot = (slot + 1) & (size - 1);
       }
       if (found) continue;
-      for (let k = 0; k < m; k++) lower.words.push(key[k]);
-      lower.prob.push(NaN);
-      lower.backoff.push(0);
-      lw = lower.words.view();
+      lower.push(key, NaN, 0);
+      lw = lower.view("words");
       if (lower.rows * 2 > size) {
         size *= 2;
         table = new Int32Array(size).fill(-1);
@@ -448,7 +417,7 @@ function buildTrie(words: string[], ids: Map<string, number>, raw: RawOrder[], l
   const backoffs: Float32Array[] = [];
   const childStart: Uint32Array[] = [];
   const u = raw[0];
-  const uw = u.words.view(), up = u.prob.view(), ub = u.backoff.view();
+  const uw = u.view("words"), up = u.view("prob"), ub = u.view("backoff");
   const b0 = new Float32Array(V);
   for (let r = 0; r < u.rows; r++) {
     probs[0][uw[r]] = up[r];
@@ -459,7 +428,7 @@ function buildTrie(words: string[], ids: Map<string, number>, raw: RawOrder[], l
   for (let n = 2; n <= order; n++) {
     const rawN = raw[n - 1];
     const rows = rawN.rows;
-    const rw = rawN.words.view(), rp = rawN.prob.view(), rb = rawN.backoff.view();
+    const rw = rawN.view("words"), rp = rawN.view("prob"), rb = rawN.view("backoff");
     // Parent entry of each row in order n-1, found by walking the finished lower orders.
     const parent = new Int32Array(rows);
     for (let r = 0; r < rows; r++) {
@@ -472,27 +441,26 @@ function buildTrie(words: string[], ids: Map<string, number>, raw: RawOrder[], l
     const index = new Uint32Array(rows);
     for (let r = 0; r < rows; r++) index[r] = r;
     index.sort((a, b) => (parent[a] - parent[b]) || (rw[a * n + n - 1] - rw[b * n + n - 1]) || (a - b));
-    const wcol = new GrowableInt32();
-    const pcol = new GrowableFloat32();
-    const bcol = new GrowableFloat32();
+    const out = new Columns({ word: "i32", prob: "f32", backoff: "f32" });
     const starts = new Uint32Array(probs[n - 2].length + 1);
     let lastParent = -1, lastWord = -1;
     for (let i = 0; i < rows; i++) {
       const r = index[i];
       const p = parent[r], w = rw[r * n + n - 1];
       if (p === lastParent && w === lastWord) continue; // duplicate after case folding: the first is kept
-      while (lastParent < p) starts[++lastParent] = wcol.length;
+      while (lastParent < p) starts[++lastParent] = out.length;
       lastWord = w;
-      if (Number.isNaN(rp[r])) inserted.push({ n, entry: wcol.length });
-      wcol.push(w);
-      pcol.push(rp[r]);
-      bcol.push(rb[r]);
+      if (Number.isNaN(rp[r])) inserted.push({ n, entry: out.length });
+      const e = out.addRow();
+      out.cols.word[e] = w;
+      out.cols.prob[e] = rp[r];
+      out.cols.backoff[e] = rb[r];
     }
-    while (lastParent < probs[n - 2].length) starts[++lastParent] = wcol.length;
+    while (lastParent < probs[n - 2].length) starts[++lastParent] = out.length;
     childStart.push(starts);
-    wordCols.push(wcol.toArray());
-    probs.push(pcol.toArray());
-    if (n < order) backoffs.push(bcol.toArray());
+    wordCols.push(out.toArray("word"));
+    probs.push(out.toArray("prob"));
+    if (n < order) backoffs.push(out.toArray("backoff"));
   }
   const lm = new NgramLm(words, lowercase, wordCols, probs, backoffs, childStart);
   if (inserted.length > 0) fillInsertedProbabilities(lm, inserted, wordCols, probs, childStart);
