@@ -7,14 +7,14 @@
  * whose D elements sit `inner` apart, so neighbouring invocations read neighbouring addresses. The forward
  * pass saves each row's mean and 1/std for the backward pass. The weight and bias gradients are sums over all
  * rows: rows are cut into chunks, each invocation sums one chunk for one feature, and the partials are summed.
- * Operands over the storage binding limit are processed in chunks of `outer` (see conv2d.ts).
+ * Operands over the storage binding limit are processed in chunks of `outer` (kernels/batch_chunks.ts).
  */
 import { record } from "../engine/autograd.ts";
 import { gpu } from "../engine/device.ts";
-import { f32, FLAT_ARGS, flatIndex, grid1d, launch } from "../engine/kernel.ts";
+import { launch, program } from "../engine/kernel.ts";
 import { normAxis } from "../engine/shape.ts";
 import { empty, full, shapeString, type Tensor } from "../engine/tensor.ts";
-import { batchRanges, batchRelease, batchSlice, batchStore } from "./conv2d.ts";
+import { BatchChunks, forEachBatchChunk } from "./batch_chunks.ts";
 import { sum } from "./reduce.ts";
 
 const WG = 64;
@@ -36,20 +36,14 @@ const ROW_INDEX = `
   let o = r / u.inner;
   let base = o * u.D * u.inner + r % u.inner;`;
 
-function forwardRaw(x: Tensor, w: Tensor, b: Tensor, y: Tensor, stats: Tensor, l: Layout, eps: number): void {
-  const rows = x.size / l.D;
-  launch({
-    key: "layernorm:fwd",
-    wgsl: () => `
-struct P { rows: u32, D: u32, inner: u32, eps: f32 };
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
-@group(0) @binding(3) var<storage, read> b: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-@group(0) @binding(5) var<storage, read_write> stats: array<f32>;
-@compute @workgroup_size(${WG}) fn main(${FLAT_ARGS}) {
-  let r = ${flatIndex(WG)};
+const forwardProgram = program({
+  name: "layernorm:fwd",
+  uniforms: { rows: "u32", D: "u32", inner: "u32", eps: "f32" },
+  inputs: { x: "f32", w: "f32", b: "f32" },
+  outputs: { y: "f32", stats: "f32" },
+  workgroupSize: WG,
+  body: `
+  let r = gidx;
   if (r >= u.rows) { return; }${ROW_INDEX}
   var s = 0.0;
   for (var d = 0u; d < u.D; d++) { s += x[base + d * u.inner]; }
@@ -62,28 +56,17 @@ struct P { rows: u32, D: u32, inner: u32, eps: f32 };
     y[a] = (x[a] - mean) * rstd * w[d] + b[d];
   }
   stats[2u * r] = mean;
-  stats[2u * r + 1u] = rstd;
-}`,
-    tensors: [x, w, b, y, stats],
-    params: [rows, l.D, l.inner, f32(eps)],
-    workgroups: grid1d(rows, WG),
-  });
-}
+  stats[2u * r + 1u] = rstd;`,
+});
 
-function gradInputRaw(g: Tensor, x: Tensor, stats: Tensor, w: Tensor, dx: Tensor, l: Layout): void {
-  const rows = x.size / l.D;
-  launch({
-    key: "layernorm:gin",
-    wgsl: () => `
-struct P { rows: u32, D: u32, inner: u32 };
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> g: array<f32>;
-@group(0) @binding(2) var<storage, read> x: array<f32>;
-@group(0) @binding(3) var<storage, read> stats: array<f32>;
-@group(0) @binding(4) var<storage, read> w: array<f32>;
-@group(0) @binding(5) var<storage, read_write> dx: array<f32>;
-@compute @workgroup_size(${WG}) fn main(${FLAT_ARGS}) {
-  let r = ${flatIndex(WG)};
+const gradInputProgram = program({
+  name: "layernorm:gin",
+  uniforms: { rows: "u32", D: "u32", inner: "u32" },
+  inputs: { g: "f32", x: "f32", stats: "f32", w: "f32" },
+  outputs: { dx: "f32" },
+  workgroupSize: WG,
+  body: `
+  let r = gidx;
   if (r >= u.rows) { return; }${ROW_INDEX}
   let mean = stats[2u * r];
   let rstd = stats[2u * r + 1u];
@@ -100,37 +83,18 @@ struct P { rows: u32, D: u32, inner: u32 };
   for (var d = 0u; d < u.D; d++) {
     let a = base + d * u.inner;
     dx[a] = rstd * (g[a] * w[d] - m1 - (x[a] - mean) * rstd * m2);
-  }
-}`,
-    tensors: [g, x, stats, w, dx],
-    params: [rows, l.D, l.inner],
-    workgroups: grid1d(rows, WG),
-  });
-}
+  }`,
+});
 
-function gradAffineRaw(
-  g: Tensor,
-  x: Tensor,
-  stats: Tensor,
-  pw: Tensor,
-  pb: Tensor,
-  base: number,
-  l: Layout,
-): void {
-  const rows = x.size / l.D;
-  const total = Math.ceil(rows / ROWS_PER_CHUNK) * l.D;
-  launch({
-    key: "layernorm:gaffine",
-    wgsl: () => `
-struct P { rows: u32, D: u32, inner: u32, RC: u32, chunkBase: u32, total: u32 };
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> g: array<f32>;
-@group(0) @binding(2) var<storage, read> x: array<f32>;
-@group(0) @binding(3) var<storage, read> stats: array<f32>;
-@group(0) @binding(4) var<storage, read_write> pw: array<f32>;
-@group(0) @binding(5) var<storage, read_write> pb: array<f32>;
-@compute @workgroup_size(${WG}) fn main(${FLAT_ARGS}) {
-  let i = ${flatIndex(WG)};
+/** Partial weight and bias gradients: one feature d over one chunk of RC rows, at row chunk chunkBase + ch. */
+const gradAffineProgram = program({
+  name: "layernorm:gaffine",
+  uniforms: { rows: "u32", D: "u32", inner: "u32", RC: "u32", chunkBase: "u32", total: "u32" },
+  inputs: { g: "f32", x: "f32", stats: "f32" },
+  outputs: { pw: "f32", pb: "f32" },
+  workgroupSize: WG,
+  body: `
+  let i = gidx;
   if (i >= u.total) { return; }
   let d = i % u.D;
   let ch = i / u.D;
@@ -144,18 +108,98 @@ struct P { rows: u32, D: u32, inner: u32, RC: u32, chunkBase: u32, total: u32 };
     sb += gv;
   }
   pw[(u.chunkBase + ch) * u.D + d] = sw;
-  pb[(u.chunkBase + ch) * u.D + d] = sb;
-}`,
-    tensors: [g, x, stats, pw, pb],
-    params: [rows, l.D, l.inner, ROWS_PER_CHUNK, base, total],
-    workgroups: grid1d(total, WG),
-  });
-}
+  pb[(u.chunkBase + ch) * u.D + d] = sb;`,
+});
 
 function sumChunks(part: Tensor): Tensor {
   const s = sum(part, 0);
   part.dispose();
   return s;
+}
+
+/** The [outer, D, inner] view of `x` around `axis`, checking the affine parameters against D. */
+function layoutOf(x: Tensor, weight: Tensor | null, bias: Tensor | null, axis: number): Layout {
+  if (x.dtype !== "f32") throw new TypeError("layerNorm: expected an f32 input");
+  const ax = normAxis(axis, x.rank, "layerNorm");
+  const D = x.shape[ax];
+  for (const [t, what] of [[weight, "weight"], [bias, "bias"]] as const) {
+    if (t && (t.rank !== 1 || t.shape[0] !== D)) {
+      throw new RangeError(
+        `layerNorm: ${what} ${shapeString(t.shape)} does not match axis ${axis} of ${shapeString(x.shape)}`,
+      );
+    }
+  }
+  return {
+    outer: x.shape.slice(0, ax).reduce((a, b) => a * b, 1),
+    D,
+    inner: x.shape.slice(ax + 1).reduce((a, b) => a * b, 1),
+  };
+}
+
+/** [outer, D inner]: the batch-major view chunked over `outer` (the caller disposes it). */
+const rowsView = (t: Tensor, l: Layout) => t.view([l.outer, l.D * l.inner]);
+
+/** Writes y and the per-row stats [outer, 2 inner] (mean, 1/std). */
+function forward(
+  x: Tensor,
+  w: Tensor,
+  b: Tensor,
+  y: Tensor,
+  stats: Tensor,
+  l: Layout,
+  eps: number,
+  limit: number,
+) {
+  const xv = rowsView(x, l);
+  const yv = rowsView(y, l);
+  forEachBatchChunk("layerNorm", limit, { inputs: { x: xv }, outputs: { y: yv, stats } }, (c) => {
+    const rows = c.count * l.inner;
+    launch(forwardProgram, {
+      uniforms: { rows, D: l.D, inner: l.inner, eps },
+      inputs: { x: c.inputs.x, w, b },
+      outputs: c.outputs,
+      invocations: rows,
+    });
+  });
+  xv.dispose();
+  yv.dispose();
+}
+
+function gradInput(gv: Tensor, xv: Tensor, stats: Tensor, w: Tensor, dx: Tensor, l: Layout, limit: number) {
+  const dxv = rowsView(dx, l);
+  const operands = { inputs: { g: gv, x: xv, stats }, outputs: { dx: dxv } };
+  forEachBatchChunk("layerNorm backward", limit, operands, (c) => {
+    const rows = c.count * l.inner;
+    launch(gradInputProgram, {
+      uniforms: { rows, D: l.D, inner: l.inner },
+      inputs: { ...c.inputs, w },
+      outputs: c.outputs,
+      invocations: rows,
+    });
+  });
+  dxv.dispose();
+}
+
+/** The weight and bias gradients: partial sums over chunks of ROWS_PER_CHUNK rows, then summed. */
+function gradAffine(gv: Tensor, xv: Tensor, stats: Tensor, l: Layout, limit: number): [Tensor, Tensor] {
+  const chunks = new BatchChunks("layerNorm backward", limit, { g: gv, x: xv, stats }, {});
+  const chunksOf = (count: number) => Math.ceil(count * l.inner / ROWS_PER_CHUNK);
+  const total = chunks.ranges.reduce((s, [, count]) => s + chunksOf(count), 0);
+  const pw = empty([total, l.D], "f32", "layerNorm weight gradient partials");
+  const pb = empty([total, l.D], "f32", "layerNorm bias gradient partials");
+  let chunkBase = 0;
+  chunks.forEach((c) => {
+    const rows = c.count * l.inner;
+    const total = chunksOf(c.count) * l.D;
+    launch(gradAffineProgram, {
+      uniforms: { rows, D: l.D, inner: l.inner, RC: ROWS_PER_CHUNK, chunkBase, total },
+      inputs: c.inputs,
+      outputs: { pw, pb },
+      invocations: total,
+    });
+    chunkBase += chunksOf(c.count);
+  });
+  return [sumChunks(pw), sumChunks(pb)];
 }
 
 /**
@@ -171,114 +215,23 @@ export function layerNormAxis(
   eps = 1e-5,
   opts: LayerNormOptions = {},
 ): Tensor {
-  if (x.dtype !== "f32") throw new TypeError("layerNorm: expected an f32 input");
-  const ax = normAxis(axis, x.rank, "layerNorm");
-  const D = x.shape[ax];
-  for (const [t, what] of [[weight, "weight"], [bias, "bias"]] as const) {
-    if (t && (t.rank !== 1 || t.shape[0] !== D)) {
-      throw new RangeError(
-        `layerNorm: ${what} ${shapeString(t.shape)} does not match axis ${axis} of ${shapeString(x.shape)}`,
-      );
-    }
-  }
-  const l: Layout = {
-    outer: x.shape.slice(0, ax).reduce((a, b) => a * b, 1),
-    D,
-    inner: x.shape.slice(ax + 1).reduce((a, b) => a * b, 1),
-  };
+  const l = layoutOf(x, weight, bias, axis);
   const limit = opts.maxBindingBytes ?? gpu().limits.maxStorageBufferBindingSize;
-  const w = weight ?? full([D], 1);
-  const b = bias ?? full([D], 0);
+  const w = weight ?? full([l.D], 1);
+  const b = bias ?? full([l.D], 0);
   const y = empty(x.shape, "f32", "layerNorm");
   if (x.size === 0) return y;
-  const rowBytes = D * l.inner * 4;
   const stats = empty([l.outer, 2 * l.inner], "f32", "layerNorm stats");
-  const xv = x.view([l.outer, D * l.inner]);
-  const yv = y.view([l.outer, D * l.inner]);
-  const ranges = batchRanges(
-    l.outer,
-    [
-      { t: xv, perSample: rowBytes },
-      { t: yv, perSample: rowBytes },
-      { t: stats, perSample: l.inner * 8 },
-    ],
-    limit,
-    "layerNorm",
-  );
-  for (const [o0, count] of ranges) {
-    const xc = batchSlice(xv, o0, count);
-    const single = ranges.length === 1;
-    const yc = single ? yv : empty([count, D * l.inner], "f32", "layerNorm chunk");
-    const sc = single ? stats : empty([count, 2 * l.inner], "f32", "layerNorm chunk");
-    forwardRaw(xc, w, b, yc, sc, l, eps);
-    batchRelease(xc, xv);
-    batchStore(yv, yc, o0);
-    batchStore(stats, sc, o0);
-  }
-  xv.dispose();
-  yv.dispose();
+  forward(x, w, b, y, stats, l, eps, limit);
   const out = record(y, "layerNorm", [x, w, b], (g) => {
-    const gv = g.view([l.outer, D * l.inner]);
-    const xv = x.view([l.outer, D * l.inner]);
+    const gv = rowsView(g, l);
+    const xv = rowsView(x, l);
     let dx: Tensor | null = null;
     if (x.requiresGrad) {
       dx = empty(x.shape, "f32", "layerNorm input gradient");
-      const dxv = dx.view([l.outer, D * l.inner]);
-      const ranges = batchRanges(
-        l.outer,
-        [
-          { t: gv, perSample: rowBytes },
-          { t: xv, perSample: rowBytes },
-          { t: dxv, perSample: rowBytes },
-          { t: stats, perSample: l.inner * 8 },
-        ],
-        limit,
-        "layerNorm backward",
-      );
-      for (const [o0, count] of ranges) {
-        const gc = batchSlice(gv, o0, count);
-        const xc = batchSlice(xv, o0, count);
-        const sc = batchSlice(stats, o0, count);
-        const dc = ranges.length === 1 ? dxv : empty([count, D * l.inner], "f32", "layerNorm chunk");
-        gradInputRaw(gc, xc, sc, w, dc, l);
-        batchRelease(gc, gv);
-        batchRelease(xc, xv);
-        batchRelease(sc, stats);
-        batchStore(dxv, dc, o0);
-      }
-      dxv.dispose();
+      gradInput(gv, xv, stats, w, dx, l, limit);
     }
-    let dw: Tensor | null = null;
-    let db: Tensor | null = null;
-    if (w.requiresGrad || b.requiresGrad) {
-      const ranges = batchRanges(
-        l.outer,
-        [
-          { t: gv, perSample: rowBytes },
-          { t: xv, perSample: rowBytes },
-          { t: stats, perSample: l.inner * 8 },
-        ],
-        limit,
-        "layerNorm backward",
-      );
-      const chunksOf = (count: number) => Math.ceil(count * l.inner / ROWS_PER_CHUNK);
-      const chunks = ranges.reduce((s, [, count]) => s + chunksOf(count), 0);
-      const pw = empty([chunks, D], "f32", "layerNorm weight gradient partials");
-      const pb = empty([chunks, D], "f32", "layerNorm bias gradient partials");
-      let base = 0;
-      for (const [o0, count] of ranges) {
-        const gc = batchSlice(gv, o0, count);
-        const xc = batchSlice(xv, o0, count);
-        const sc = batchSlice(stats, o0, count);
-        gradAffineRaw(gc, xc, sc, pw, pb, base, l);
-        batchRelease(gc, gv);
-        batchRelease(xc, xv);
-        batchRelease(sc, stats);
-        base += chunksOf(count);
-      }
-      dw = sumChunks(pw);
-      db = sumChunks(pb);
-    }
+    const [dw, db] = w.requiresGrad || b.requiresGrad ? gradAffine(gv, xv, stats, l, limit) : [null, null];
     gv.dispose();
     xv.dispose();
     return [dx, dw, db];
