@@ -8,10 +8,9 @@
  * each). Pass 2, a single workgroup, reduces the partial sums and writes the {@link GradStats} vector that the
  * AdamW kernel reads: the norm, the clip scale and the skip flag.
  */
-import { f32, FLAT_ARGS, flatIndex, grid1d, launch } from "../engine/kernel.ts";
+import { launch, program, variants } from "../engine/kernel.ts";
 import { gpu } from "../engine/device.ts";
-import { commands } from "../engine/commands.ts";
-import { empty, type Tensor } from "../engine/tensor.ts";
+import { copyInto, empty, type Tensor } from "../engine/tensor.ts";
 
 /** Elements summed by one invocation of pass 1. */
 export const CHUNK = 512;
@@ -53,12 +52,9 @@ function vec4Words(values: number[], slots: number): number[] {
   return [...values, ...new Array(n - values.length).fill(0)];
 }
 
-function partialsWgsl(k: number): string {
+/** Pass 1 over `k` gradients `g0..g{k-1}`: per chunk, the sum of squares and a non-finite flag. */
+const partialsProgram = variants((k: number) => {
   const arrays = Math.ceil(k / 4);
-  const bindings = Array.from(
-    { length: k },
-    (_, s) => `@group(0) @binding(${s + 1}) var<storage, read> g${s}: array<f32>;`,
-  ).join("\n");
   const cases = Array.from({ length: k }, (_, s) =>
     `    case ${s}u: {
       for (var j = start; j < end; j++) {
@@ -67,14 +63,19 @@ function partialsWgsl(k: number): string {
         bits = max(bits, bitcast<u32>(x) & 0x7fffffffu);
       }
     }`).join("\n");
-  return `
-struct P { nchunks: u32, pbase: u32, _a: u32, _b: u32,
-  cstart: array<vec4<u32>, ${arrays}>, len: array<vec4<u32>, ${arrays}> };
-@group(0) @binding(0) var<uniform> u: P;
-${bindings}
-@group(0) @binding(${k + 1}) var<storage, read_write> partials: array<f32>;
-@compute @workgroup_size(${WG}) fn main(${FLAT_ARGS}) {
-  let c = ${flatIndex(WG)};
+  return program({
+    name: `grad-norm:partials:${k}`,
+    uniforms: {
+      nchunks: "u32",
+      pbase: "u32",
+      cstart: `array<vec4<u32>, ${arrays}>`,
+      len: `array<vec4<u32>, ${arrays}>`,
+    },
+    inputs: Object.fromEntries(Array.from({ length: k }, (_, s) => [`g${s}`, "f32"])),
+    outputs: { partials: "f32" },
+    workgroupSize: WG,
+    body: `
+  let c = gidx;
   if (c >= u.nchunks) { return; }
   var s = 0u;
   for (var t = 1u; t < ${k}u; t++) {
@@ -89,22 +90,26 @@ ${cases}
     default: {}
   }
   partials[2u * (u.pbase + c)] = acc;
-  partials[2u * (u.pbase + c) + 1u] = select(0.0, 1.0, bits >= 0x7f800000u);
-}`;
-}
+  partials[2u * (u.pbase + c) + 1u] = select(0.0, 1.0, bits >= 0x7f800000u);`,
+  });
+});
 
-function finalWgsl(withLoss: boolean): string {
-  const statsBinding = withLoss ? 3 : 2;
-  return `
-struct P { nchunks: u32, clip: u32, guard: u32, max_norm: f32 };
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> partials: array<f32>;
-${withLoss ? "@group(0) @binding(2) var<storage, read> loss: array<f32>;" : ""}
-@group(0) @binding(${statsBinding}) var<storage, read_write> stats: array<f32>;
+const FINAL_UNIFORMS = { nchunks: "u32", clip: "u32", guard: "u32", max_norm: "f32" } as const;
+
+/** Pass 2, one workgroup: reduces the partials (and checks the loss) into the stats vector. */
+const finalProgram = variants((withLoss: boolean) =>
+  program({
+    name: `grad-norm:final:${withLoss ? "loss" : "noloss"}`,
+    uniforms: FINAL_UNIFORMS,
+    inputs: withLoss ? { partials: "f32", loss: "f32" } : { partials: "f32" },
+    outputs: { stats: "f32" },
+    workgroupSize: FINAL_WG,
+    helpers: `
 var<workgroup> sums: array<f32, ${FINAL_WG}>;
 var<workgroup> flags: array<f32, ${FINAL_WG}>;
-fn non_finite(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) == 0x7f800000u; }
-@compute @workgroup_size(${FINAL_WG}) fn main(@builtin(local_invocation_index) li: u32) {
+fn non_finite(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) == 0x7f800000u; }`,
+    body: `
+  let li = lid.x;
   var acc = 0.0;
   var flag = 0.0;
   for (var c = li; c < u.nchunks; c += ${FINAL_WG}u) {
@@ -133,9 +138,22 @@ fn non_finite(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) == 0x7f80
     stats[1] = scale;
     stats[2] = select(0.0, 1.0, bad && u.guard != 0u);
     stats[3] = select(0.0, 1.0, bad);
-  }
-}`;
-}
+  }`,
+  })
+);
+
+/** Multiplies a gradient in place by `stats[index]`. */
+const scaleProgram = program({
+  name: "grad-norm:scale",
+  uniforms: { n: "u32", index: "u32" },
+  inputs: { stats: "f32" },
+  outputs: { g: "f32" },
+  workgroupSize: 256,
+  body: `
+  let i = gidx;
+  if (i >= u.n) { return; }
+  g[i] = g[i] * stats[u.index];`,
+});
 
 /**
  * Records the two passes and returns the stats tensor ({@link GradStats} layout). `grads` must be f32; an empty
@@ -167,29 +185,31 @@ export function gradStats(grads: readonly Tensor[], opts: GradStatsOptions = {})
       cstart.push(n);
       n += chunksOf(g);
     }
-    launch({
-      key: `grad-norm:partials:${group.length}`,
-      wgsl: () => partialsWgsl(group.length),
-      tensors: [...group, partials],
-      params: [
-        n,
+    const inputs = Object.fromEntries(group.map((g, s) => [`g${s}`, g]));
+    launch(partialsProgram(group.length), {
+      uniforms: {
+        nchunks: n,
         pbase,
-        0,
-        0,
-        ...vec4Words(cstart, group.length),
-        ...vec4Words(group.map((g) => g.size), group.length),
-      ],
-      workgroups: grid1d(n, WG),
+        cstart: vec4Words(cstart, group.length),
+        len: vec4Words(group.map((g) => g.size), group.length),
+      },
+      inputs,
+      outputs: { partials },
+      invocations: n,
     });
     pbase += n;
   }
   const stats = opts.into ?? empty([STATS_SIZE], "f32", "grad stats");
   const clip = Number.isFinite(maxNorm);
-  launch({
-    key: `grad-norm:final:${opts.loss ? "loss" : "noloss"}`,
-    wgsl: () => finalWgsl(!!opts.loss),
-    tensors: opts.loss ? [partials, opts.loss, stats] : [partials, stats],
-    params: [totalChunks, clip ? 1 : 0, opts.guard === false ? 0 : 1, f32(clip ? maxNorm : 0)],
+  launch(finalProgram(!!opts.loss), {
+    uniforms: {
+      nchunks: totalChunks,
+      clip: clip ? 1 : 0,
+      guard: opts.guard === false ? 0 : 1,
+      max_norm: clip ? maxNorm : 0,
+    },
+    inputs: opts.loss ? { partials, loss: opts.loss } : { partials },
+    outputs: { stats },
     workgroups: [1, 1, 1],
   });
   partials.dispose();
@@ -199,8 +219,7 @@ export function gradStats(grads: readonly Tensor[], opts: GradStatsOptions = {})
 /** The word at `index` of a stats vector, as a new tensor of shape [] (a buffer copy, no readback). */
 export function statsWord(stats: Tensor, index: number): Tensor {
   const out = empty([], "f32", "grad stats word");
-  commands().copy(stats.buffer, index * 4, out.buffer, 0, 4);
-  return out;
+  return copyInto(stats, out, { srcOffset: index, count: 1 });
 }
 
 /** The global L2 norm of all gradients (PyTorch's total norm for `norm_type=2`), as a tensor of shape []. */
@@ -215,21 +234,11 @@ export function gradNorm(grads: readonly Tensor[]): Tensor {
 export function scaleByStat(grads: readonly Tensor[], stats: Tensor, index: number): void {
   for (const g of grads) {
     if (g.size === 0) continue;
-    launch({
-      key: "grad-norm:scale",
-      wgsl: () => `
-struct P { n: u32, index: u32 };
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> stats: array<f32>;
-@group(0) @binding(2) var<storage, read_write> g: array<f32>;
-@compute @workgroup_size(256) fn main(${FLAT_ARGS}) {
-  let i = ${flatIndex(256)};
-  if (i >= u.n) { return; }
-  g[i] = g[i] * stats[u.index];
-}`,
-      tensors: [stats, g],
-      params: [g.size, index],
-      workgroups: grid1d(g.size, 256),
+    launch(scaleProgram, {
+      uniforms: { n: g.size, index },
+      inputs: { stats },
+      outputs: { g },
+      invocations: g.size,
     });
   }
 }
