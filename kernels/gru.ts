@@ -16,12 +16,12 @@
  * the same `tidy` (as a training step does).
  */
 import { needsGrad, noGrad, record } from "../engine/autograd.ts";
-import { grid1d, launch } from "../engine/kernel.ts";
+import { launch } from "../engine/kernel.ts";
 import { copyInto, empty, shapeString, type Tensor, tensor } from "../engine/tensor.ts";
 import { lengthsTensor } from "./lengths.ts";
 import { matmul } from "./matmul.ts";
 import { sum } from "./reduce.ts";
-import { backwardStepSource, forwardStepSource, RB, UB, WG } from "./gru_wgsl.ts";
+import { backwardStep, forwardStep, stepInvocations } from "./gru_wgsl.ts";
 
 /** The 8 parameters of one bidirectional layer, named as in PyTorch's state_dict without the `_l{k}` suffix. */
 export interface BiGruWeights {
@@ -141,7 +141,7 @@ export function biGru(
   const y = empty([x.shape[0], x.shape[1], 2 * H], "f32", "biGru");
   if (rows === 0) return y;
   const lens = packedLengths(lengths, packed, B, T);
-  const workgroups = grid1d(Math.ceil(H / UB) * Math.ceil(B / RB) * 2, WG);
+  const invocations = stepInvocations(B, H);
   const whh = stack([w.weight_hh, w.weight_hh_reverse], [2, 3 * H, H], "gru whh");
   const bias = stack([w.bias_ih, w.bias_ih_reverse, w.bias_hh, w.bias_hh_reverse], [4, 3 * H], "gru bias");
   const { saves, hp } = noGrad(() => {
@@ -152,14 +152,11 @@ export function biGru(
     wih.dispose();
     const saves = save ? empty([2, rows, 4, H], "f32", "gru saves") : null;
     const hp = save ? empty([2, rows, H], "f32", "gru h_prev") : null;
+    const step = forwardStep(vec, save);
+    const inputs = { gi, whh, bias, lens };
+    const outputs = save ? { y, saves: saves!, hp: hp! } : { y };
     for (let s = 0; s < T; s++) {
-      launch({
-        key: `gru:fwd:${+vec}${+save}`,
-        wgsl: () => forwardStepSource(vec, save),
-        tensors: save ? [gi, whh, bias, lens, y, saves!, hp!] : [gi, whh, bias, lens, y],
-        params: [B, T, H, sb, st, s, rows],
-        workgroups,
-      });
+      launch(step, { uniforms: { B, T, H, sb, st, s, rows }, inputs, outputs, invocations });
     }
     gi.dispose();
     return { saves, hp };
@@ -174,14 +171,11 @@ export function biGru(
     const dgi = empty([rows, 6 * H], "f32", "gru dGi");
     const dgh = empty([2, rows, 3 * H], "f32", "gru dGh");
     const carry = empty([2, B, H], "f32", "gru carry");
+    const step = backwardStep(vec);
+    const inputs = { gy, saves: saves!, whh, lens, hp: hp! };
+    const outputs = { dgi, dgh, carry };
     for (let s = T - 1; s >= 0; s--) {
-      launch({
-        key: `gru:bwd:${+vec}`,
-        wgsl: () => backwardStepSource(vec),
-        tensors: [gy, saves!, whh, lens, hp!, dgi, dgh, carry],
-        params: [B, T, H, sb, st, s, rows],
-        workgroups,
-      });
+      launch(step, { uniforms: { B, T, H, sb, st, s, rows }, inputs, outputs, invocations });
     }
     carry.dispose();
     const grads: (Tensor | null)[] = new Array(9).fill(null);

@@ -17,7 +17,11 @@
  * In the vec4 variant (H % 4 == 0) every row offset above is a multiple of 4 and the arrays are bound as
  * vec4<f32>; otherwise they are scalar arrays and loads past the last unit clamp to it (their results are
  * never written).
+ *
+ * Both kernels are programs (engine/program.ts), uniforms and bindings declared once by name; one launch per
+ * step covers `grid` invocations ({@link stepInvocations}).
  */
+import { type ElementType, program, variants } from "../engine/kernel.ts";
 import { WGSL_MATH } from "./elementwise.ts";
 
 /** Batch rows per invocation. */
@@ -26,11 +30,20 @@ export const RB = 4;
 export const UB = 4;
 export const WG = 64;
 
-const PARAMS = `struct P { B: u32, T: u32, H: u32, sb: u32, st: u32, s: u32, rows: u32 };
-@group(0) @binding(0) var<uniform> u: P;`;
+/**
+ * The step uniforms: batch rows, frames, hidden size, the row strides sb (batch) and st (time), the step s
+ * (frame for the forward direction; the reverse direction's frame of row b is len_b - 1 - s) and rows = B * T.
+ */
+const UNIFORMS = { B: "u32", T: "u32", H: "u32", sb: "u32", st: "u32", s: "u32", rows: "u32" } as const;
 
-function arr(vec: boolean): string {
-  return vec ? "array<vec4<f32>>" : "array<f32>";
+/** Element type of the float arrays (the vec4 variant binds them as vec4<f32>). */
+function elem(vec: boolean): "vec4<f32>" | "f32" {
+  return vec ? "vec4<f32>" : "f32";
+}
+
+/** Invocations of one step launch: one per (unit block, row block, direction). */
+export function stepInvocations(B: number, H: number): number {
+  return Math.ceil(H / UB) * Math.ceil(B / RB) * 2;
 }
 
 /** Units j0..j0+3 of a row starting at element `base` (clamped to the last unit in the scalar variant). */
@@ -74,7 +87,7 @@ function rowSetup(next: "prev" | "next"): string {
 function header(): string {
   return `  let nub = (u.H + ${UB - 1}u) / ${UB}u;
   let nrb = (u.B + ${RB - 1}u) / ${RB}u;
-  let idx = gid.x;
+  let idx = gidx;
   if (idx >= nub * nrb * 2u) { return; }
   let j0 = (idx % nub) * ${UB}u;
   let b0 = ((idx / nub) % nrb) * ${RB}u;
@@ -92,22 +105,9 @@ function header(): string {
  * Forward step: h_t for every row and both directions. With `save`, also writes what the backward pass needs
  * (gates and W_hn h + b_hn into `saves`, the previous hidden state into `hp`, zeros at padded frames).
  */
-export function forwardStepSource(vec: boolean, save: boolean): string {
-  const A = arr(vec);
+function forwardStepBody(vec: boolean, save: boolean): string {
   const L: string[] = [];
-  L.push(`${WGSL_MATH}
-${PARAMS}
-@group(0) @binding(1) var<storage, read> gi: ${A};
-@group(0) @binding(2) var<storage, read> whh: ${A};
-@group(0) @binding(3) var<storage, read> bias: ${A};
-@group(0) @binding(4) var<storage, read> lens: array<i32>;
-@group(0) @binding(5) var<storage, read_write> y: ${A};`);
-  if (save) {
-    L.push(`@group(0) @binding(6) var<storage, read_write> saves: ${A};
-@group(0) @binding(7) var<storage, read_write> hp: ${A};`);
-  }
-  L.push(`@compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-${header()}
+  L.push(`${header()}
 ${rowSetup("prev")}
   let zero = vec4<f32>(0.0);`);
   // Padded frames of ended rows: exact zeros (and no hidden state for the weight gradient).
@@ -182,35 +182,58 @@ ${rowSetup("prev")}
     }
     L.push(`  }`);
   }
-  L.push(`}
+  return L.join("\n");
+}
+
+const GATES = /* wgsl */ `${WGSL_MATH}
 fn sigmoid4(x: vec4<f32>) -> vec4<f32> {
   return vec4<f32>(sigmoid_f(x[0]), sigmoid_f(x[1]), sigmoid_f(x[2]), sigmoid_f(x[3]));
 }
 fn tanh4(x: vec4<f32>) -> vec4<f32> {
   return vec4<f32>(tanh_f(x[0]), tanh_f(x[1]), tanh_f(x[2]), tanh_f(x[3]));
-}`);
-  return L.join("\n");
-}
+}`;
+
+/**
+ * Forward step: h_t for every row and both directions. With `save`, also writes what the backward pass needs
+ * (gates and W_hn h + b_hn into `saves`, the previous hidden state into `hp`, zeros at padded frames).
+ */
+export const forwardStep = variants((vec: boolean, save: boolean) => {
+  const A = elem(vec);
+  // The saves for the backward pass are bound only in the saving variant.
+  const outputs: { y: ElementType; saves?: ElementType; hp?: ElementType } = save
+    ? { y: A, saves: A, hp: A }
+    : { y: A };
+  return program({
+    name: `gru:fwd:${+vec}${+save}`,
+    uniforms: UNIFORMS,
+    inputs: { gi: A, whh: A, bias: A, lens: "i32" },
+    outputs,
+    workgroupSize: WG,
+    helpers: GATES,
+    body: forwardStepBody(vec, save),
+  });
+});
 
 /**
  * Backward step (steps run from the last to the first): dh_t = upstream gradient + carry + dGh_{next} W_hh, then
  * the gate gradients of this frame into dGi (pre-activation, input side) and dGh (hidden side: the n gate's is
  * multiplied by r), and dh_t * z_t into carry for the frame before. Padded frames get zero gate gradients.
  */
-export function backwardStepSource(vec: boolean): string {
-  const A = arr(vec);
+export const backwardStep = variants((vec: boolean) => {
+  const A = elem(vec);
+  return program({
+    name: `gru:bwd:${+vec}`,
+    uniforms: UNIFORMS,
+    inputs: { gy: A, saves: A, whh: A, lens: "i32", hp: A },
+    outputs: { dgi: A, dgh: A, carry: A },
+    workgroupSize: WG,
+    body: backwardStepBody(vec),
+  });
+});
+
+function backwardStepBody(vec: boolean): string {
   const L: string[] = [];
-  L.push(`${PARAMS}
-@group(0) @binding(1) var<storage, read> gy: ${A};
-@group(0) @binding(2) var<storage, read> saves: ${A};
-@group(0) @binding(3) var<storage, read> whh: ${A};
-@group(0) @binding(4) var<storage, read> lens: array<i32>;
-@group(0) @binding(5) var<storage, read> hp: ${A};
-@group(0) @binding(6) var<storage, read_write> dgi: ${A};
-@group(0) @binding(7) var<storage, read_write> dgh: ${A};
-@group(0) @binding(8) var<storage, read_write> carry: ${A};
-@compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-${header()}
+  L.push(`${header()}
 ${rowSetup("next")}
   let zero = vec4<f32>(0.0);`);
   for (let i = 0; i < RB; i++) {
@@ -274,6 +297,5 @@ ${rowSetup("next")}
     ${store4("carry", vec, "cb", "dh * z")}
   }`);
   }
-  L.push(`}`);
   return L.join("\n");
 }
