@@ -4,7 +4,7 @@
  * copies 32-bit words, so it serves f32 and i32 alike.
  */
 import { record } from "../engine/autograd.ts";
-import { FLAT_ARGS, flatIndex, grid1d, launch } from "../engine/kernel.ts";
+import { launch, program } from "../engine/kernel.ts";
 import { normAxis, stridesOf } from "../engine/shape.ts";
 import { empty, type Shape, shapeString, sizeOf, type Tensor } from "../engine/tensor.ts";
 import { fillInPlace } from "./fill.ts";
@@ -26,21 +26,28 @@ function padTo(values: readonly number[], fill: number): number[] {
   return out;
 }
 
-/** Copies a strided block of `src` into a strided block of `dst`. */
-function stridedCopy(src: Tensor, dst: Tensor, b: Block, op: string): void {
-  const n = sizeOf(b.shape);
-  if (n === 0) return;
-  if (b.shape.length > MAX_RANK) throw new RangeError(`${op}: rank ${b.shape.length} > ${MAX_RANK}`);
-  launch({
-    key: "layout:copy",
-    wgsl: () => `
-struct P { n: u32, rank: u32, src_off: u32, dst_off: u32,
-  shape: array<vec4<u32>, 2>, sstr: array<vec4<u32>, 2>, dstr: array<vec4<u32>, 2> };
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> s: array<u32>;
-@group(0) @binding(2) var<storage, read_write> d: array<u32>;
-@compute @workgroup_size(${WG}) fn main(${FLAT_ARGS}) {
-  let i = ${flatIndex(WG)};
+/**
+ * The strided copy. It moves 32-bit words of either dtype: the element type is the alias `word` (= u32), which
+ * the engine's dtype check of bindings does not tie to i32 tensors, so f32 and i32 tensors share one pipeline and
+ * every bit pattern (NaN payloads included) is copied exactly.
+ */
+const copyProgram = program({
+  name: "layout:copy",
+  uniforms: {
+    n: "u32",
+    rank: "u32",
+    src_off: "u32",
+    dst_off: "u32",
+    shape: `array<vec4<u32>, ${MAX_RANK / 4}>`,
+    sstr: `array<vec4<u32>, ${MAX_RANK / 4}>`,
+    dstr: `array<vec4<u32>, ${MAX_RANK / 4}>`,
+  },
+  inputs: { s: "word" },
+  outputs: { d: "word" },
+  workgroupSize: WG,
+  helpers: "alias word = u32;",
+  body: `
+  let i = gidx;
   if (i >= u.n) { return; }
   var rem = i;
   var si = u.src_off;
@@ -52,19 +59,27 @@ struct P { n: u32, rank: u32, src_off: u32, dst_off: u32,
     si += c * u.sstr[k / 4][k % 4];
     di += c * u.dstr[k / 4][k % 4];
   }
-  d[di] = s[si];
-}`,
-    tensors: [src, dst],
-    params: [
+  d[di] = s[si];`,
+});
+
+/** Copies a strided block of `src` into a strided block of `dst`. */
+function stridedCopy(src: Tensor, dst: Tensor, b: Block, op: string): void {
+  const n = sizeOf(b.shape);
+  if (n === 0) return;
+  if (b.shape.length > MAX_RANK) throw new RangeError(`${op}: rank ${b.shape.length} > ${MAX_RANK}`);
+  launch(copyProgram, {
+    uniforms: {
       n,
-      b.shape.length,
-      b.srcOffset,
-      b.dstOffset,
-      ...padTo(b.shape, 1),
-      ...padTo(b.srcStrides, 0),
-      ...padTo(b.dstStrides, 0),
-    ],
-    workgroups: grid1d(n, WG),
+      rank: b.shape.length,
+      src_off: b.srcOffset,
+      dst_off: b.dstOffset,
+      shape: padTo(b.shape, 1),
+      sstr: padTo(b.srcStrides, 0),
+      dstr: padTo(b.dstStrides, 0),
+    },
+    inputs: { s: src },
+    outputs: { d: dst },
+    invocations: n,
   });
 }
 
