@@ -13,7 +13,7 @@
  * the shader evaluates it as -expm1(t log1p(-(1 - beta))) with series for the small arguments, where the naive
  * f32 form 1 - pow(0.999, t) would lose four digits: the result stays within a few f32 ulps of the double.
  */
-import { f32, FLAT_ARGS, flatIndex, grid1d, launch } from "../engine/kernel.ts";
+import { launch, program, variants } from "../engine/kernel.ts";
 import type { Tensor } from "../engine/tensor.ts";
 import { GradStats } from "./grad_norm.ts";
 
@@ -68,22 +68,16 @@ export interface PrepareArgs {
   countSkip: boolean;
 }
 
-/** Records the per-parameter step-count and coefficient update (see the module comment). */
-export function adamwPrepare(a: PrepareArgs): void {
-  const n = a.end - a.first;
-  if (n <= 0) return;
-  launch({
-    key: "adamw:prepare",
-    wgsl: () =>
-      `${WGSL_BIAS_CORRECTION}
-struct P { first: u32, end: u32, count_skip: u32, _pad: u32, lr: f32, d1: f32, d2: f32 };
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> stats: array<f32>;
-@group(0) @binding(2) var<storage, read_write> steps: array<f32>;
-@group(0) @binding(3) var<storage, read_write> coefs: array<f32>;
-@group(0) @binding(4) var<storage, read_write> skipped: array<f32>;
-@compute @workgroup_size(64) fn main(${FLAT_ARGS}) {
-  let k = u.first + ${flatIndex(64)};
+/** Per parameter: the step count and the coefficients, or one more skipped step. */
+const prepareProgram = program({
+  name: "adamw:prepare",
+  uniforms: { first: "u32", end: "u32", count_skip: "u32", lr: "f32", d1: "f32", d2: "f32" },
+  inputs: { stats: "f32" },
+  outputs: { steps: "f32", coefs: "f32", skipped: "f32" },
+  workgroupSize: 64,
+  helpers: WGSL_BIAS_CORRECTION,
+  body: `
+  let k = u.first + gidx;
   if (k >= u.end) { return; }
   if (stats[${GradStats.skip}] != 0.0) {
     if (k == u.first && u.count_skip != 0u) { skipped[0] = skipped[0] + 1.0; }
@@ -92,11 +86,25 @@ struct P { first: u32, end: u32, count_skip: u32, _pad: u32, lr: f32, d1: f32, d
   let t = steps[k] + 1.0;
   steps[k] = t;
   coefs[2u * k] = u.lr / bias_correction(u.d1, t);
-  coefs[2u * k + 1u] = sqrt(bias_correction(u.d2, t));
-}`,
-    tensors: [a.stats, a.steps, a.coefs, a.skipped],
-    params: [a.first, a.end, a.countSkip ? 1 : 0, 0, f32(a.lr), f32(1 - a.beta1), f32(1 - a.beta2)],
-    workgroups: grid1d(n, 64),
+  coefs[2u * k + 1u] = sqrt(bias_correction(u.d2, t));`,
+});
+
+/** Records the per-parameter step-count and coefficient update (see the module comment). */
+export function adamwPrepare(a: PrepareArgs): void {
+  const n = a.end - a.first;
+  if (n <= 0) return;
+  launch(prepareProgram, {
+    uniforms: {
+      first: a.first,
+      end: a.end,
+      count_skip: a.countSkip ? 1 : 0,
+      lr: a.lr,
+      d1: 1 - a.beta1,
+      d2: 1 - a.beta2,
+    },
+    inputs: { stats: a.stats },
+    outputs: { steps: a.steps, coefs: a.coefs, skipped: a.skipped },
+    invocations: n,
   });
 }
 
@@ -116,19 +124,26 @@ export interface UpdateArgs {
   weightDecay: number;
 }
 
-/** The update over `T` (f32, or vec4<f32> for four elements per invocation). */
-function updateWgsl(t: string, wg: number): string {
-  return `
-struct P { n: u32, index: u32, decay: f32, b1: f32, omb1: f32, b2: f32, omb2: f32, eps: f32 };
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> stats: array<f32>;
-@group(0) @binding(2) var<storage, read> coefs: array<f32>;
-@group(0) @binding(3) var<storage, read_write> p: array<${t}>;
-@group(0) @binding(4) var<storage, read> grad: array<${t}>;
-@group(0) @binding(5) var<storage, read_write> m: array<${t}>;
-@group(0) @binding(6) var<storage, read_write> v: array<${t}>;
-@compute @workgroup_size(${wg}) fn main(${FLAT_ARGS}) {
-  let i = ${flatIndex(wg)};
+/** The update, one element (f32) or four (vec4<f32>) per invocation. */
+const updateProgram = variants((vec4: boolean) => {
+  const t = vec4 ? "vec4<f32>" : "f32";
+  return program({
+    name: `adamw:update:${vec4 ? "vec4" : "f32"}`,
+    uniforms: {
+      n: "u32",
+      index: "u32",
+      decay: "f32",
+      b1: "f32",
+      omb1: "f32",
+      b2: "f32",
+      omb2: "f32",
+      eps: "f32",
+    },
+    inputs: { stats: "f32", coefs: "f32", grad: t },
+    outputs: { p: t, m: t, v: t },
+    workgroupSize: vec4 ? 64 : WG,
+    body: `
+  let i = gidx;
   if (i >= u.n || stats[${GradStats.skip}] != 0.0) { return; }
   let step_size = coefs[2u * u.index];
   let bc2_sqrt = coefs[2u * u.index + 1u];
@@ -140,9 +155,9 @@ struct P { n: u32, index: u32, decay: f32, b1: f32, omb1: f32, b2: f32, omb2: f3
   let denom = sqrt(vi) / bc2_sqrt + u.eps;
   p[i] = p[i] * u.decay + (-step_size * mi) / denom;
   m[i] = mi;
-  v[i] = vi;
-}`;
-}
+  v[i] = vi;`,
+  });
+});
 
 /**
  * Records the elementwise AdamW update of one parameter (see the module comment). One launch per parameter:
@@ -156,22 +171,20 @@ export function adamwUpdate(a: UpdateArgs): void {
   if (n === 0) return;
   const tensors = [a.param, a.grad, a.expAvg, a.expAvgSq];
   const vec4 = tensors.every((t) => t.buffer.size >= Math.ceil(n / 4) * 16);
-  const wg = vec4 ? 64 : WG;
   const invocations = vec4 ? Math.ceil(n / 4) : n;
-  launch({
-    key: `adamw:update:${vec4 ? "vec4" : "f32"}`,
-    wgsl: () => updateWgsl(vec4 ? "vec4<f32>" : "f32", wg),
-    tensors: [a.stats, a.coefs, ...tensors],
-    params: [
-      invocations,
-      a.index,
-      f32(1 - a.lr * a.weightDecay),
-      f32(a.beta1),
-      f32(1 - a.beta1),
-      f32(a.beta2),
-      f32(1 - a.beta2),
-      f32(a.eps),
-    ],
-    workgroups: grid1d(invocations, wg),
+  launch(updateProgram(vec4), {
+    uniforms: {
+      n: invocations,
+      index: a.index,
+      decay: 1 - a.lr * a.weightDecay,
+      b1: a.beta1,
+      omb1: 1 - a.beta1,
+      b2: a.beta2,
+      omb2: 1 - a.beta2,
+      eps: a.eps,
+    },
+    inputs: { stats: a.stats, coefs: a.coefs, grad: a.grad },
+    outputs: { p: a.param, m: a.expAvg, v: a.expAvgSq },
+    invocations,
   });
 }
