@@ -8,7 +8,7 @@
  * kernel over the whole padded batch. The masks are constants: nothing to differentiate, no backward recorded
  * (features are inputs, never trainable).
  */
-import { f32, FLAT_ARGS, flatIndex, grid1d, launch } from "../engine/kernel.ts";
+import { launch, program, variants } from "../engine/kernel.ts";
 import type { Random } from "../engine/random.ts";
 import { empty, shapeString, type Tensor, tensor } from "../engine/tensor.ts";
 
@@ -73,7 +73,8 @@ export function drawSpecAugment(
   return bands;
 }
 
-function source(fm: number, tm: number): string {
+/** The mask kernel for `fm` frequency and `tm` time masks per example. */
+const maskProgram = variants((fm: number, tm: number) => {
   const per = bandInts(fm, tm);
   const conds: string[] = [];
   for (let i = 0; i < fm; i++) {
@@ -82,22 +83,22 @@ function source(fm: number, tm: number): string {
   for (let i = 0; i < tm; i++) {
     conds.push(`(t >= bd[o + ${2 * (fm + i)}u] && t < bd[o + ${2 * (fm + i) + 1}u])`);
   }
-  return `
-struct P { n: u32, nf: u32, nt: u32, value: f32 };
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> bd: array<i32>;
-@group(0) @binding(3) var<storage, read_write> o_: array<f32>;
-@compute @workgroup_size(${WG}) fn main(${FLAT_ARGS}) {
-  let i = ${flatIndex(WG)};
+  return program({
+    name: `specaugment:${fm}:${tm}`,
+    uniforms: { n: "u32", nf: "u32", nt: "u32", value: "f32" },
+    inputs: { x: "f32", bd: "i32" },
+    outputs: { o_: "f32" },
+    workgroupSize: WG,
+    body: `
+  let i = gidx;
   if (i >= u.n) { return; }
   let t = i32(i % u.nt);
   let bf = i / u.nt;
   let f = i32(bf % u.nf);
   let o = (bf / u.nf) * ${per}u;
-  o_[i] = select(x[i], u.value, ${conds.length ? conds.join(" || ") : "false"});
-}`;
-}
+  o_[i] = select(x[i], u.value, ${conds.length ? conds.join(" || ") : "false"});`,
+  });
+});
 
 /**
  * Applies bands from {@link drawSpecAugment} to features (batch, 1, nMels, time) or (batch, nMels, time):
@@ -131,12 +132,11 @@ export function applySpecAugment(
   const out = empty(features.shape, "f32", "specaugment");
   if (features.size === 0) return out;
   const bt = tensor(bands.length ? bands : new Int32Array(1), [Math.max(bands.length, 1)], "i32");
-  launch({
-    key: `specaugment:${fm}:${tm}`,
-    wgsl: () => source(fm, tm),
-    tensors: [features, bt, out],
-    params: [features.size, nf, nt, f32(opts.maskValue ?? 0)],
-    workgroups: grid1d(features.size, WG),
+  launch(maskProgram(fm, tm), {
+    uniforms: { n: features.size, nf, nt, value: opts.maskValue ?? 0 },
+    inputs: { x: features, bd: bt },
+    outputs: { o_: out },
+    invocations: features.size,
   });
   bt.dispose();
   return out;
