@@ -10,8 +10,11 @@
  * Complex values are stored interleaved (re, im) along a trailing axis of 2. None of these ops record a
  * backward: the transforms feed feature extraction, whose inputs (waveforms) are never trainable. The DFT is
  * linear, so a backward would be the adjoint transform if one were ever needed.
+ *
+ * Every kernel is a program (engine/program.ts), its uniforms and bindings declared once by name; the stage
+ * constants (length, sub-transform size, radix, twiddle step) are baked into its WGSL as variants.
  */
-import { f32, FLAT_ARGS, flatIndex, grid1d, launch } from "../engine/kernel.ts";
+import { type ElementType, launch, type Program, program, variants } from "../engine/kernel.ts";
 import { keep } from "../engine/scope.ts";
 import { empty, shapeString, Tensor, tensor } from "../engine/tensor.ts";
 import { matmul } from "./matmul.ts";
@@ -76,23 +79,13 @@ function cmulConst(v: string, c: number, s: number): string {
  * One radix-R Stockham stage (forward transform) of length n after sub-transforms of size ns, with the twiddle
  * index step baked in: every division is by a constant, which the CPU adapter's compiler turns into a
  * multiply and shift (a division by a runtime value is scalarised there and costs more than the butterfly).
+ * With a signal source (first stage only, ns = 1) the inputs are the source's and there is no twiddle table.
  */
-function stageSource(n: number, ns: number, R: number, step: number, source?: RealSignalSource): string {
+function stageBody(n: number, ns: number, R: number, step: number, source: boolean): string {
   const q = n / R;
   const L: string[] = [];
-  const bindings = source
-    ? `${source.wgsl(1)}
-@group(0) @binding(${source.tensors.length + 1}) var<storage, read_write> dst: array<vec2<f32>>;`
-    : `@group(0) @binding(1) var<storage, read> src: array<vec2<f32>>;
-@group(0) @binding(2) var<storage, read> tw: array<vec2<f32>>;
-@group(0) @binding(3) var<storage, read_write> dst: array<vec2<f32>>;`;
   L.push(`
-struct P { count: u32 };
-@group(0) @binding(0) var<uniform> u: P;
-${bindings}
-fn cmul(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> { return vec2<f32>(a.x * b.x - a.y * b.y, a.x * b.y + a.y * b.x); }
-@compute @workgroup_size(${STAGE_WG}) fn main(${FLAT_ARGS}) {
-  let i = ${flatIndex(STAGE_WG)};
+  let i = gidx;
   if (i >= u.count) { return; }
   let b = i / ${q}u;
   let j = i - b * ${q}u;
@@ -126,9 +119,49 @@ fn cmul(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> { return vec2<f32>(a.x * b.x - 
   }
   L.push(`  let o = base + (j / ${ns}u) * ${ns * R}u + k;`);
   for (let r = 0; r < R; r++) L.push(`  dst[o + ${r * ns}u] = y${r};`);
-  L.push(`}`);
   return L.join("\n");
 }
+
+const CMUL = /* wgsl */ `
+fn cmul(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> { return vec2<f32>(a.x * b.x - a.y * b.y, a.x * b.y + a.y * b.x); }`;
+
+/** A Stockham stage reading complex values `src` and the twiddle table `tw`. */
+const stageProgram = variants((n: number, ns: number, R: number, step: number) =>
+  program({
+    name: `fft-stage:${n}:${ns}:${R}:${step}`,
+    uniforms: { count: "u32" },
+    inputs: { src: "vec2<f32>", tw: "vec2<f32>" },
+    outputs: { dst: "vec2<f32>" },
+    workgroupSize: STAGE_WG,
+    helpers: CMUL,
+    body: stageBody(n, ns, R, step, false),
+  })
+);
+
+/** Memoizes per signal kind a function of the variant (kinds are module constants, compared by identity). */
+function perKind<A extends readonly (string | number | boolean)[], P extends Program>(
+  make: (kind: SignalKind, ...variant: A) => P,
+): (kind: SignalKind, ...variant: A) => P {
+  const byKind = new WeakMap<SignalKind, (...variant: A) => P>();
+  return (kind, ...variant) => {
+    let f = byKind.get(kind);
+    if (!f) byKind.set(kind, f = variants((...v: A) => make(kind, ...v)));
+    return f(...variant);
+  };
+}
+
+/** A first Stockham stage reading real samples straight from a signal source (no twiddles: ns = 1). */
+const sourceStageProgram = perKind((kind: SignalKind, n: number, R: number): Program =>
+  program({
+    name: `fft-stage:${n}:1:${R}:${n / R}:${kind.key}`,
+    uniforms: { count: "u32" },
+    inputs: kind.inputs,
+    outputs: { dst: "vec2<f32>" },
+    workgroupSize: STAGE_WG,
+    helpers: `${CMUL}\n${kind.helpers}`,
+    body: stageBody(n, 1, R, n / R, true),
+  })
+);
 
 const STAGE_WG = 64;
 
@@ -244,15 +277,23 @@ function stockham(
     const dst = empty([batch, n, 2], "f32", `fft stage ${s}`);
     const count = batch * n / R;
     const step = (n / (ns * R)) * twStride;
-    const curNs = ns;
-    const source = src instanceof Tensor ? undefined : src;
-    launch({
-      key: `fft-stage:${n}:${ns}:${R}:${step}${source ? `:${source.key}` : ""}`,
-      wgsl: () => stageSource(n, curNs, R, step, source),
-      tensors: src instanceof Tensor ? [src, tw, dst] : [...src.tensors, dst],
-      params: [count],
-      workgroups: grid1d(count, STAGE_WG),
-    });
+    if (src instanceof Tensor) {
+      launch(stageProgram(n, ns, R, step), {
+        uniforms: { count },
+        inputs: { src, tw },
+        outputs: { dst },
+        invocations: count,
+      });
+    } else {
+      // A source feeds only the first stage (ns = 1, step = n / R with twStride 1).
+      if (ns !== 1 || twStride !== 1) throw new Error("fft: a signal source feeds only the first stage");
+      launch(sourceStageProgram(src.kind, n, R), {
+        uniforms: { count },
+        inputs: src.tensors,
+        outputs: { dst },
+        invocations: count,
+      });
+    }
     if (src !== x && src instanceof Tensor) src.dispose();
     src = dst;
     ns *= R;
@@ -261,86 +302,95 @@ function stockham(
   return src as Tensor;
 }
 
-const BLUESTEIN_PRE = /* wgsl */ `
-struct P { n: u32, m: u32, count: u32 };
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> x: array<vec2<f32>>;
-@group(0) @binding(2) var<storage, read> chirp: array<vec2<f32>>;
-@group(0) @binding(3) var<storage, read_write> a: array<vec2<f32>>;
-@compute @workgroup_size(${WG}) fn main(${FLAT_ARGS}) {
-  let i = ${flatIndex(WG)};
+const bluesteinPre = program({
+  name: "fft-bluestein-pre",
+  uniforms: { n: "u32", m: "u32", count: "u32" },
+  inputs: { x: "vec2<f32>", chirp: "vec2<f32>" },
+  outputs: { a: "vec2<f32>" },
+  workgroupSize: WG,
+  body: `
+  let i = gidx;
   if (i >= u.count) { return; }
   let b = i / u.m;
   let k = i - b * u.m;
   if (k >= u.n) { a[i] = vec2<f32>(0.0); return; }
   let v = x[b * u.n + k];
   let w = chirp[k];
-  a[i] = vec2<f32>(v.x * w.x - v.y * w.y, v.x * w.y + v.y * w.x);
-}`;
+  a[i] = vec2<f32>(v.x * w.x - v.y * w.y, v.x * w.y + v.y * w.x);`,
+});
 
 // conj(A * K): the inverse transform is then conj(FFT(conj(.))), so only forward stages are needed.
-const BLUESTEIN_MUL = /* wgsl */ `
-struct P { m: u32, count: u32 };
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> a: array<vec2<f32>>;
-@group(0) @binding(2) var<storage, read> ks: array<vec2<f32>>;
-@group(0) @binding(3) var<storage, read_write> o: array<vec2<f32>>;
-@compute @workgroup_size(${WG}) fn main(${FLAT_ARGS}) {
-  let i = ${flatIndex(WG)};
+const bluesteinMul = program({
+  name: "fft-bluestein-mul",
+  uniforms: { m: "u32", count: "u32" },
+  inputs: { a: "vec2<f32>", ks: "vec2<f32>" },
+  outputs: { o: "vec2<f32>" },
+  workgroupSize: WG,
+  body: `
+  let i = gidx;
   if (i >= u.count) { return; }
   let v = a[i];
   let w = ks[i % u.m];
-  o[i] = vec2<f32>(v.x * w.x - v.y * w.y, -(v.x * w.y + v.y * w.x));
-}`;
+  o[i] = vec2<f32>(v.x * w.x - v.y * w.y, -(v.x * w.y + v.y * w.x));`,
+});
 
-const BLUESTEIN_POST = /* wgsl */ `
-struct P { n: u32, m: u32, count: u32, inv: f32 };
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> y: array<vec2<f32>>;
-@group(0) @binding(2) var<storage, read> chirp: array<vec2<f32>>;
-@group(0) @binding(3) var<storage, read_write> o: array<vec2<f32>>;
-@compute @workgroup_size(${WG}) fn main(${FLAT_ARGS}) {
-  let i = ${flatIndex(WG)};
+const bluesteinPost = program({
+  name: "fft-bluestein-post",
+  uniforms: { n: "u32", m: "u32", count: "u32", inv: "f32" },
+  inputs: { y: "vec2<f32>", chirp: "vec2<f32>" },
+  outputs: { o: "vec2<f32>" },
+  workgroupSize: WG,
+  body: `
+  let i = gidx;
   if (i >= u.count) { return; }
   let b = i / u.n;
   let k = i - b * u.n;
   let v = y[b * u.m + k] * vec2<f32>(u.inv, -u.inv);
   let w = chirp[k];
-  o[i] = vec2<f32>(v.x * w.x - v.y * w.y, v.x * w.y + v.y * w.x);
-}`;
+  o[i] = vec2<f32>(v.x * w.x - v.y * w.y, v.x * w.y + v.y * w.x);`,
+});
 
 function bluestein(x: Tensor, batch: number, p: Plan): Tensor {
   const { m, inner, chirp, kernelSpectrum } = p.bluestein!;
   const n = p.n;
   const a = empty([batch, m, 2], "f32", "bluestein a");
-  launch({
-    key: "fft-bluestein-pre",
-    wgsl: () => BLUESTEIN_PRE,
-    tensors: [x, chirp, a],
-    params: [n, m, batch * m],
-    workgroups: grid1d(batch * m, WG),
+  launch(bluesteinPre, {
+    uniforms: { n, m, count: batch * m },
+    inputs: { x, chirp },
+    outputs: { a },
+    invocations: batch * m,
   });
   const fa = stockham(a, batch, m, inner.radices!, inner.twiddles, 1);
   const prod = empty([batch, m, 2], "f32", "bluestein product");
-  launch({
-    key: "fft-bluestein-mul",
-    wgsl: () => BLUESTEIN_MUL,
-    tensors: [fa, kernelSpectrum, prod],
-    params: [m, batch * m],
-    workgroups: grid1d(batch * m, WG),
+  launch(bluesteinMul, {
+    uniforms: { m, count: batch * m },
+    inputs: { a: fa, ks: kernelSpectrum },
+    outputs: { o: prod },
+    invocations: batch * m,
   });
   const conv = stockham(prod, batch, m, inner.radices!, inner.twiddles, 1);
   const out = empty([...x.shape], "f32", "fft");
-  launch({
-    key: "fft-bluestein-post",
-    wgsl: () => BLUESTEIN_POST,
-    tensors: [conv, chirp, out],
-    params: [n, m, batch * n, f32(1 / m)],
-    workgroups: grid1d(batch * n, WG),
+  launch(bluesteinPost, {
+    uniforms: { n, m, count: batch * n, inv: 1 / m },
+    inputs: { y: conv, chirp },
+    outputs: { o: out },
+    invocations: batch * n,
   });
   for (const t of [a, fa, prod, conv]) if (t !== x && !t.isDisposed) t.dispose();
   return out;
 }
+
+/** Length 1: the transform is the identity (a copy, so the result is always a new tensor). */
+const fftCopy = program({
+  name: "fft-copy",
+  uniforms: { count: "u32" },
+  inputs: { a: "f32" },
+  outputs: { o: "f32" },
+  workgroupSize: WG,
+  body: `
+  let i = gidx;
+  if (i < u.count) { o[i] = a[i]; }`,
+});
 
 /** Complex FFT of `batch` transforms of length n stored in x (batch * n complex values); always a new tensor. */
 function complexFft(x: Tensor, batch: number, n: number): Tensor {
@@ -348,20 +398,11 @@ function complexFft(x: Tensor, batch: number, n: number): Tensor {
   if (!p.radices) return bluestein(x, batch, p);
   if (p.radices.length === 0) {
     const out = empty([...x.shape], "f32", "fft");
-    launch({
-      key: "fft-copy",
-      wgsl: () => `
-struct P { count: u32 };
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read_write> o: array<f32>;
-@compute @workgroup_size(${WG}) fn main(${FLAT_ARGS}) {
-  let i = ${flatIndex(WG)};
-  if (i < u.count) { o[i] = a[i]; }
-}`,
-      tensors: [x, out],
-      params: [x.size],
-      workgroups: grid1d(x.size, WG),
+    launch(fftCopy, {
+      uniforms: { count: x.size },
+      inputs: { a: x },
+      outputs: { o: out },
+      invocations: x.size,
     });
     return out;
   }
@@ -393,17 +434,23 @@ export function fft(x: Tensor): Tensor {
 /** What the real-FFT finishing pass writes per bin. */
 type RealOut = "complex" | "power";
 
-function splitSource(out: RealOut, m: number): string {
+/** The element type written per bin. */
+function binType(out: RealOut): "vec2<f32>" | "f32" {
+  return out === "complex" ? "vec2<f32>" : "f32";
+}
+
+/** The real-FFT split of a length-2m transform from its length-m half-FFT z, with the length-2m twiddles. */
+const splitProgram = variants((out: RealOut, m: number) => {
   const store = out === "complex" ? "o[i] = X;" : "o[i] = dot(X, X);";
   const nf = m + 1;
-  return `
-struct P { count: u32 };
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> z: array<vec2<f32>>;
-@group(0) @binding(2) var<storage, read> tw: array<vec2<f32>>;
-@group(0) @binding(3) var<storage, read_write> o: array<${out === "complex" ? "vec2<f32>" : "f32"}>;
-@compute @workgroup_size(${WG}) fn main(${FLAT_ARGS}) {
-  let i = ${flatIndex(WG)};
+  return program({
+    name: `rfft-split:${out}:${m}`,
+    uniforms: { count: "u32" },
+    inputs: { z: "vec2<f32>", tw: "vec2<f32>" },
+    outputs: { o: binType(out) },
+    workgroupSize: WG,
+    body: `
+  let i = gidx;
   if (i >= u.count) { return; }
   let b = i / ${nf}u;
   let k = i - b * ${nf}u;
@@ -415,36 +462,38 @@ struct P { count: u32 };
   let odd = vec2<f32>(d.y, -d.x);
   let w = tw[k];
   let X = even + vec2<f32>(odd.x * w.x - odd.y * w.y, odd.x * w.y + odd.y * w.x);
-  ${store}
-}`;
-}
+  ${store}`,
+  });
+});
 
-function takeSource(out: RealOut): string {
-  const store = out === "complex" ? "o[i] = v;" : "o[i] = dot(v, v);";
-  return `
-struct P { n: u32, nf: u32, count: u32 };
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> z: array<vec2<f32>>;
-@group(0) @binding(2) var<storage, read_write> o: array<${out === "complex" ? "vec2<f32>" : "f32"}>;
-@compute @workgroup_size(${WG}) fn main(${FLAT_ARGS}) {
-  let i = ${flatIndex(WG)};
+/** The first nf bins of odd-length complex transforms z (n per signal). */
+const takeProgram = variants((out: RealOut) =>
+  program({
+    name: `rfft-take:${out}`,
+    uniforms: { n: "u32", nf: "u32", count: "u32" },
+    inputs: { z: "vec2<f32>" },
+    outputs: { o: binType(out) },
+    workgroupSize: WG,
+    body: `
+  let i = gidx;
   if (i >= u.count) { return; }
   let b = i / u.nf;
   let k = i - b * u.nf;
   let v = z[b * u.n + k];
-  ${store}
-}`;
-}
+  ${out === "complex" ? "o[i] = v;" : "o[i] = dot(v, v);"}`,
+  })
+);
 
-const REAL_TO_COMPLEX = /* wgsl */ `
-struct P { count: u32 };
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read_write> o: array<vec2<f32>>;
-@compute @workgroup_size(${WG}) fn main(${FLAT_ARGS}) {
-  let i = ${flatIndex(WG)};
-  if (i < u.count) { o[i] = vec2<f32>(a[i], 0.0); }
-}`;
+const realToComplex = program({
+  name: "rfft-r2c",
+  uniforms: { count: "u32" },
+  inputs: { a: "f32" },
+  outputs: { o: "vec2<f32>" },
+  workgroupSize: WG,
+  body: `
+  let i = gidx;
+  if (i < u.count) { o[i] = vec2<f32>(a[i], 0.0); }`,
+});
 
 /**
  * The one-sided spectrum of `batch` real signals of length n stored in x: complex bins [batch, n/2+1, 2], or
@@ -463,31 +512,28 @@ export function realFftRaw(input: Tensor | RealSignalSource, batch: number, n: n
     // A signal source feeds the first Stockham stage directly: the frames are never written out.
     const z = fused ? stockham(x, batch, m, p2.radices!, p2.twiddles, 1) : complexFft(x as Tensor, batch, m);
     const p = plan(n);
-    launch({
-      key: `rfft-split:${out}:${m}`,
-      wgsl: () => splitSource(out, m),
-      tensors: [z, p.twiddles, res],
-      params: [batch * nf],
-      workgroups: grid1d(batch * nf, WG),
+    launch(splitProgram(out, m), {
+      uniforms: { count: batch * nf },
+      inputs: { z, tw: p.twiddles },
+      outputs: { o: res },
+      invocations: batch * nf,
     });
     z.dispose();
   } else {
     const c = empty([batch, n, 2], "f32", "rfft complex input");
-    launch({
-      key: "rfft-r2c",
-      wgsl: () => REAL_TO_COMPLEX,
-      tensors: [x as Tensor, c],
-      params: [batch * n],
-      workgroups: grid1d(batch * n, WG),
+    launch(realToComplex, {
+      uniforms: { count: batch * n },
+      inputs: { a: x as Tensor },
+      outputs: { o: c },
+      invocations: batch * n,
     });
     const z = complexFft(c, batch, n);
     c.dispose();
-    launch({
-      key: `rfft-take:${out}`,
-      wgsl: () => takeSource(out),
-      tensors: [z, res],
-      params: [n, nf, batch * nf],
-      workgroups: grid1d(batch * nf, WG),
+    launch(takeProgram(out), {
+      uniforms: { n, nf, count: batch * nf },
+      inputs: { z },
+      outputs: { o: res },
+      invocations: batch * nf,
     });
     z.dispose();
   }
@@ -496,41 +542,53 @@ export function realFftRaw(input: Tensor | RealSignalSource, batch: number, n: n
 }
 
 /**
+ * What a family of real signal sources reads and how to load a sample: shared by every source of the family
+ * (a module constant; programs are memoized per kind).
+ */
+export interface SignalKind {
+  /** Pipeline-key fragment; must determine `inputs` and `helpers` completely. */
+  key: string;
+  /** The read-only storage arrays the loader reads, bound before the reading kernel's own bindings. */
+  inputs: Record<string, ElementType>;
+  /** WGSL defining `fn load_real(b: u32, s: u32) -> f32`: sample s of signal b. */
+  helpers: string;
+}
+
+/**
  * Real signals defined by a WGSL loader instead of a tensor (e.g. windowed frames cut from waveforms), so that
  * the FFT's first stage reads them straight from their origin.
  */
 export interface RealSignalSource {
-  /** Pipeline-key fragment; must determine `wgsl` completely. */
-  key: string;
-  /** The storage tensors `wgsl` declares, in binding order. */
-  tensors: Tensor[];
-  /**
-   * WGSL declaring those tensors at bindings first, first + 1, ... and defining
-   * `fn load_real(b: u32, s: u32) -> f32`: sample s of signal b. Uniform binding 0 belongs to the caller.
-   */
-  wgsl: (firstBinding: number) => string;
+  kind: SignalKind;
+  /** A tensor for each of `kind.inputs`, by name. */
+  tensors: Record<string, Tensor>;
 }
+
+const materializeProgram = perKind((kind: SignalKind, n: number): Program =>
+  program({
+    name: `signal-materialize:${n}:${kind.key}`,
+    uniforms: { count: "u32" },
+    inputs: kind.inputs,
+    outputs: { o: "f32" },
+    workgroupSize: WG,
+    helpers: kind.helpers,
+    body: `
+  let i = gidx;
+  if (i >= u.count) { return; }
+  let b = i / ${n}u;
+  o[i] = load_real(b, i - b * ${n}u);`,
+  })
+);
 
 /** Writes a signal source out as a [batch, n] tensor (for paths that cannot read it in their first stage). */
 export function materialize(source: RealSignalSource, batch: number, n: number): Tensor {
   const out = empty([batch, n], "f32", "signals");
   const count = batch * n;
-  launch({
-    key: `signal-materialize:${n}:${source.key}`,
-    wgsl: () => `
-struct P { count: u32 };
-@group(0) @binding(0) var<uniform> u: P;
-${source.wgsl(1)}
-@group(0) @binding(${source.tensors.length + 1}) var<storage, read_write> o: array<f32>;
-@compute @workgroup_size(${WG}) fn main(${FLAT_ARGS}) {
-  let i = ${flatIndex(WG)};
-  if (i >= u.count) { return; }
-  let b = i / ${n}u;
-  o[i] = load_real(b, i - b * ${n}u);
-}`,
-    tensors: [...source.tensors, out],
-    params: [count],
-    workgroups: grid1d(count, WG),
+  launch(materializeProgram(source.kind, n), {
+    uniforms: { count },
+    inputs: source.tensors,
+    outputs: { o: out },
+    invocations: count,
   });
   return out;
 }
