@@ -9,6 +9,7 @@
  * utterance is computed independently of the others, so this is the same computation, not an approximation.
  */
 import { backward } from "../engine/autograd.ts";
+import { commands } from "../engine/commands.ts";
 import { gpu } from "../engine/device.ts";
 import { profilePhase } from "../engine/profiler.ts";
 import { keep, tidy } from "../engine/scope.ts";
@@ -146,5 +147,8 @@ export function trainStep(
       optimizer.step({ lr: opts.lr, beta1: opts.beta1, loss: total! });
       optimizer.zeroGrad();
     }));
+  // Submitting (which does not wait) makes this step's released buffers reusable by the next: the pool then
+  // holds what one step needs, not what wherever the 384-launch submits happen to fall leaves parked.
+  commands().flush();
   return { loss: total!, sampleLosses };
 }

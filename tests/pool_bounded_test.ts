@@ -7,7 +7,7 @@
  * window, see buffer_pool.ts), and the parked part depends on where the 384-dispatch windows fall in a step.
  * With a submit at the end of every step (a loop that reads its loss each step), a step's demand depends on its
  * shapes only; bucketed batches repeat every epoch, so after the first epoch the pool must not grow at all.
- * Submitting only every 384 dispatches (train.ts, which reads back every --log-every steps) lets the windows
+ * Submitting only every 384 dispatches (as train.ts did before trainStep ended with a submit) lets the windows
  * drift across steps, and unbucketed batches bring new shapes every epoch: there the pool may still grow while
  * new alignments and shapes turn up, but within a bound. Measured: exact classes grew to 2.2x their first
  * epoch's holdings on the unbucketed run below, best fit to 1.3x; the bound asserted is 1.5x.
