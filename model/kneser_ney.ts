@@ -86,6 +86,31 @@ export function findRow(table: NgramTable, keys: Int32Array, keyRow: number): nu
  */
 export function buildKneserNey(sentences: Iterable<readonly string[]>, order: number): KneserNeyModel {
   if (!Number.isInteger(order) || order < 1 || order > 9) throw new RangeError(`order ${order} is not 1..9`);
+  const { sentenceList, words, idOf } = vocabularyOf(sentences);
+  const bosId = idOf.get("<s>")!, eosId = idOf.get("</s>")!, unkId = idOf.get("<unk>")!;
+  const stream = tokenStream(sentenceList, idOf, bosId, eosId);
+  const tables: NgramTable[] = [];
+  const raw: Float64Array[] = [];
+  for (let n = 1; n <= order; n++) {
+    const counted = countNgrams(stream, n, words.length);
+    tables.push(counted.table);
+    raw.push(counted.raw);
+  }
+  adjustCounts(tables, raw, bosId);
+  const discounts: [number, number, number][] = [];
+  const usedFallback: boolean[] = [];
+  for (const t of tables) {
+    const d = discountsOf(t, bosId);
+    discounts.push(d ?? [...FALLBACK_DISCOUNTS]);
+    usedFallback.push(d === null);
+  }
+  interpolateUnigrams(tables[0], discounts[0], bosId);
+  for (let n = 2; n <= order; n++) interpolateOrder(tables[n - 1], tables[n - 2], discounts[n - 1]);
+  return { order, words, bosId, eosId, unkId, tables, discounts, usedFallback };
+}
+
+/** The sentences as a list, checked, and the sorted vocabulary (with `<s>`, `</s>`, `<unk>`). */
+function vocabularyOf(sentences: Iterable<readonly string[]>) {
   const sentenceList: (readonly string[])[] = [];
   const vocab = new Set<string>(SPECIAL);
   let index = 0;
@@ -100,13 +125,25 @@ export function buildKneserNey(sentences: Iterable<readonly string[]>, order: nu
   }
   const words = [...vocab].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const idOf = new Map(words.map((w, i) => [w, i]));
-  const bosId = idOf.get("<s>")!, eosId = idOf.get("</s>")!, unkId = idOf.get("<unk>")!;
+  return { sentenceList, words, idOf };
+}
 
-  // Token stream with sentence boundaries: each sentence is <s> w.. </s>.
+/** Word ids of all sentences, each as `<s> w.. </s>`, and the exclusive end of the sentence at each position. */
+interface TokenStream {
+  tokens: Int32Array;
+  sentenceEnd: Int32Array;
+}
+
+function tokenStream(
+  sentenceList: readonly (readonly string[])[],
+  idOf: Map<string, number>,
+  bosId: number,
+  eosId: number,
+): TokenStream {
   let total = 0;
   for (const s of sentenceList) total += s.length + 2;
   const tokens = new Int32Array(total);
-  const sentenceEnd = new Int32Array(total); // exclusive end of the sentence holding each position
+  const sentenceEnd = new Int32Array(total);
   let at = 0;
   for (const s of sentenceList) {
     const start = at;
@@ -115,56 +152,63 @@ export function buildKneserNey(sentences: Iterable<readonly string[]>, order: nu
     tokens[at++] = eosId;
     sentenceEnd.fill(at, start, at);
   }
+  return { tokens, sentenceEnd };
+}
 
-  // Distinct n-grams with raw counts, per order.
-  const tables: NgramTable[] = [];
-  const raw: Float64Array[] = [];
-  for (let n = 1; n <= order; n++) {
-    let m = 0;
-    for (let p = 0; p < total; p++) if (p + n <= sentenceEnd[p]) m++;
-    const pos = new Int32Array(m);
-    m = 0;
-    for (let p = 0; p < total; p++) if (p + n <= sentenceEnd[p]) pos[m++] = p;
-    pos.sort((a, b) => {
+/**
+ * The distinct n-grams of one order (never crossing sentences), sorted, with their raw counts. At order 1 every
+ * vocabulary word is a unigram, seen or not (`<unk>` has count 0).
+ */
+function countNgrams(
+  { tokens, sentenceEnd }: TokenStream,
+  n: number,
+  vocabSize: number,
+): { table: NgramTable; raw: Float64Array } {
+  const total = tokens.length;
+  let m = 0;
+  for (let p = 0; p < total; p++) if (p + n <= sentenceEnd[p]) m++;
+  const pos = new Int32Array(m);
+  m = 0;
+  for (let p = 0; p < total; p++) if (p + n <= sentenceEnd[p]) pos[m++] = p;
+  pos.sort((a, b) => {
+    for (let k = 0; k < n; k++) {
+      const d = tokens[a + k] - tokens[b + k];
+      if (d !== 0) return d;
+    }
+    return 0;
+  });
+  const ids: number[] = [];
+  const counts: number[] = [];
+  for (let i = 0; i < m; i++) {
+    const p = pos[i];
+    let same = i > 0;
+    if (same) {
+      const q = pos[i - 1];
       for (let k = 0; k < n; k++) {
-        const d = tokens[a + k] - tokens[b + k];
-        if (d !== 0) return d;
-      }
-      return 0;
-    });
-    const ids: number[] = [];
-    const counts: number[] = [];
-    for (let i = 0; i < m; i++) {
-      const p = pos[i];
-      let same = i > 0;
-      if (same) {
-        const q = pos[i - 1];
-        for (let k = 0; k < n; k++) {
-          if (tokens[p + k] !== tokens[q + k]) {
-            same = false;
-            break;
-          }
+        if (tokens[p + k] !== tokens[q + k]) {
+          same = false;
+          break;
         }
       }
-      if (same) counts[counts.length - 1]++;
-      else {
-        for (let k = 0; k < n; k++) ids.push(tokens[p + k]);
-        counts.push(1);
-      }
     }
-    if (n === 1) {
-      // Every vocabulary word is a unigram, seen or not (<unk> has count 0).
-      const full = new Float64Array(words.length);
-      for (let i = 0; i < counts.length; i++) full[ids[i]] = counts[i];
-      raw.push(full);
-      tables.push(emptyTable(1, Int32Array.from(words, (_, i) => i)));
-    } else {
-      raw.push(Float64Array.from(counts));
-      tables.push(emptyTable(n, Int32Array.from(ids)));
+    if (same) counts[counts.length - 1]++;
+    else {
+      for (let k = 0; k < n; k++) ids.push(tokens[p + k]);
+      counts.push(1);
     }
   }
+  if (n > 1) return { table: emptyTable(n, Int32Array.from(ids)), raw: Float64Array.from(counts) };
+  const full = new Float64Array(vocabSize);
+  for (let i = 0; i < counts.length; i++) full[ids[i]] = counts[i];
+  return { table: emptyTable(1, Int32Array.from({ length: vocabSize }, (_, i) => i)), raw: full };
+}
 
-  // Adjusted counts.
+/**
+ * Adjusted counts: raw at the top order and for n-grams starting with `<s>`, otherwise the number of distinct
+ * words seen before the n-gram.
+ */
+function adjustCounts(tables: NgramTable[], raw: Float64Array[], bosId: number): void {
+  const order = tables.length;
   for (let n = 1; n <= order; n++) {
     const t = tables[n - 1];
     if (n === order) {
@@ -181,81 +225,76 @@ export function buildKneserNey(sentences: Iterable<readonly string[]>, order: nu
       if (t.ids[r * n] === bosId) t.adjusted[r] = raw[n - 1][r];
     }
   }
+}
 
-  // Discounts.
-  const discounts: [number, number, number][] = [];
-  const usedFallback: boolean[] = [];
-  for (let n = 1; n <= order; n++) {
-    const t = tables[n - 1];
-    const coc = [0, 0, 0, 0, 0];
-    for (let r = 0; r < t.count; r++) {
-      if (n === 1 && r === bosId) continue;
-      const a = t.adjusted[r];
-      if (a >= 1 && a <= 4) coc[a]++;
-    }
-    const [, t1, t2, t3, t4] = coc;
-    const y = t1 / (t1 + 2 * t2);
-    const d: [number, number, number] = [1 - 2 * y * t2 / t1, 2 - 3 * y * t3 / t2, 3 - 4 * y * t4 / t3];
-    const valid = t1 > 0 && t2 > 0 && t3 > 0 && t4 > 0 &&
-      d.every((x, k) => Number.isFinite(x) && x > 0 && x <= k + 1);
-    discounts.push(valid ? d : [...FALLBACK_DISCOUNTS]);
-    usedFallback.push(!valid);
+/** An order's discounts [D1, D2, D3+] from its count-of-counts, or null where they are not valid. */
+function discountsOf(t: NgramTable, bosId: number): [number, number, number] | null {
+  const coc = [0, 0, 0, 0, 0];
+  for (let r = 0; r < t.count; r++) {
+    if (t.n === 1 && r === bosId) continue;
+    const a = t.adjusted[r];
+    if (a >= 1 && a <= 4) coc[a]++;
   }
+  const [, t1, t2, t3, t4] = coc;
+  const y = t1 / (t1 + 2 * t2);
+  const d: [number, number, number] = [1 - 2 * y * t2 / t1, 2 - 3 * y * t3 / t2, 3 - 4 * y * t4 / t3];
+  const valid = t1 > 0 && t2 > 0 && t3 > 0 && t4 > 0 &&
+    d.every((x, k) => Number.isFinite(x) && x > 0 && x <= k + 1);
+  return valid ? d : null;
+}
 
-  const discountOf = (d: [number, number, number], a: number) =>
-    a <= 0 ? 0 : a === 1 ? d[0] : a === 2 ? d[1] : d[2];
+function discountOf(d: [number, number, number], a: number): number {
+  return a <= 0 ? 0 : a === 1 ? d[0] : a === 2 ? d[1] : d[2];
+}
 
-  // Unigrams: interpolate with the uniform distribution over the vocabulary without <s>.
-  {
-    const t = tables[0];
-    const d = discounts[0];
+/** Unigrams: interpolated with the uniform distribution over the vocabulary without `<s>`. */
+function interpolateUnigrams(t: NgramTable, d: [number, number, number], bosId: number): void {
+  let sum = 0, mass = 0;
+  for (let w = 0; w < t.count; w++) {
+    if (w === bosId) continue;
+    sum += t.adjusted[w];
+    mass += discountOf(d, t.adjusted[w]);
+  }
+  const gamma = mass / sum;
+  const uniform = 1 / (t.count - 1);
+  for (let w = 0; w < t.count; w++) {
+    if (w === bosId) {
+      t.prob[w] = BOS_LOG10;
+      continue;
+    }
+    const a = t.adjusted[w];
+    t.prob[w] = Math.log10(Math.max(a - discountOf(d, a), 0) / sum + gamma * uniform);
+  }
+}
+
+/**
+ * One order above the first: rows grouped by context (contiguous, as rows are sorted), interpolated with the
+ * order below; sets the contexts' back-offs there.
+ */
+function interpolateOrder(t: NgramTable, low: NgramTable, d: [number, number, number]): void {
+  const n = t.n;
+  let r = 0;
+  while (r < t.count) {
+    let end = r + 1;
+    while (end < t.count && sameContext(t.ids, r, end, n)) end++;
     let sum = 0, mass = 0;
-    for (let w = 0; w < t.count; w++) {
-      if (w === bosId) continue;
-      sum += t.adjusted[w];
-      mass += discountOf(d, t.adjusted[w]);
+    for (let i = r; i < end; i++) {
+      sum += t.adjusted[i];
+      mass += discountOf(d, t.adjusted[i]);
     }
     const gamma = mass / sum;
-    const uniform = 1 / (words.length - 1);
-    for (let w = 0; w < t.count; w++) {
-      if (w === bosId) {
-        t.prob[w] = BOS_LOG10;
-        continue;
-      }
-      const a = t.adjusted[w];
-      t.prob[w] = Math.log10(Math.max(a - discountOf(d, a), 0) / sum + gamma * uniform);
+    const ctxRow = findRow(low, t.ids.subarray(r * n, r * n + n - 1), 0);
+    low.backoff[ctxRow] = Math.log10(gamma);
+    low.isContext[ctxRow] = 1;
+    for (let i = r; i < end; i++) {
+      // p(w | h') is the stored probability of the (n-1)-gram h'w, which exists because hw was seen.
+      const lowRow = findRow(low, t.ids.subarray(i * n + 1, (i + 1) * n), 0);
+      const a = t.adjusted[i];
+      const lower = Math.pow(10, low.prob[lowRow]);
+      t.prob[i] = Math.log10(Math.max(a - discountOf(d, a), 0) / sum + gamma * lower);
     }
+    r = end;
   }
-
-  // Higher orders: group rows by context (contiguous, as rows are sorted) and interpolate with the order below.
-  for (let n = 2; n <= order; n++) {
-    const t = tables[n - 1];
-    const low = tables[n - 2];
-    const d = discounts[n - 1];
-    let r = 0;
-    while (r < t.count) {
-      let end = r + 1;
-      while (end < t.count && sameContext(t.ids, r, end, n)) end++;
-      let sum = 0, mass = 0;
-      for (let i = r; i < end; i++) {
-        sum += t.adjusted[i];
-        mass += discountOf(d, t.adjusted[i]);
-      }
-      const gamma = mass / sum;
-      const ctxRow = findRow(low, t.ids.subarray(r * n, r * n + n - 1), 0);
-      low.backoff[ctxRow] = Math.log10(gamma);
-      low.isContext[ctxRow] = 1;
-      for (let i = r; i < end; i++) {
-        // p(w | h') is the stored probability of the (n-1)-gram h'w, which exists because hw was seen.
-        const lowRow = findRow(low, t.ids.subarray(i * n + 1, (i + 1) * n), 0);
-        const a = t.adjusted[i];
-        const lower = Math.pow(10, low.prob[lowRow]);
-        t.prob[i] = Math.log10(Math.max(a - discountOf(d, a), 0) / sum + gamma * lower);
-      }
-      r = end;
-    }
-  }
-  return { order, words, bosId, eosId, unkId, tables, discounts, usedFallback };
 }
 
 function sameContext(ids: Int32Array, a: number, b: number, n: number): boolean {
