@@ -19,7 +19,7 @@
  * never written).
  *
  * Both kernels are programs (engine/program.ts), uniforms and bindings declared once by name; one launch per
- * step covers `grid` invocations ({@link stepInvocations}).
+ * step runs {@link stepInvocations} invocations, the flat index `gidx` numbering the register blocks.
  */
 import { type ElementType, program, variants } from "../engine/kernel.ts";
 import { WGSL_MATH } from "./elementwise.ts";
@@ -101,10 +101,7 @@ function header(): string {
   _ = jc0; _ = jc1; _ = jc2; _ = jc3;`;
 }
 
-/**
- * Forward step: h_t for every row and both directions. With `save`, also writes what the backward pass needs
- * (gates and W_hn h + b_hn into `saves`, the previous hidden state into `hp`, zeros at padded frames).
- */
+/** The body of the forward step (see {@link forwardStep}). */
 function forwardStepBody(vec: boolean, save: boolean): string {
   const L: string[] = [];
   L.push(`${header()}
