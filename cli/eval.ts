@@ -100,14 +100,37 @@ function describe(r: ErrorRates): string {
     `${r.utterances} utterances`;
 }
 
+type EvalValues = NonNullable<ReturnType<typeof parseEvalArgs>>;
+
 export async function main(args: string[]): Promise<number> {
   const values = parseEvalArgs(args);
   if (!values) {
     console.log(helpText(EVAL_SPEC));
     return 0;
   }
-  const batchSize = values["batch-size"];
+  const { corpus, scheme, items } = await evalItems(values);
+  await requireGpu();
+  const model = await loadModel(values.checkpoint);
+  console.error(`eval: ${items.length} utterances from ${corpus.dir} (${scheme} split: ${values.split})`);
+  if (values.profile) startProfile();
+  const { kept, outputs, skipped } = await modelOutputs(model, items, values["batch-size"]);
+  for (const s of skipped) console.error(`eval: skipped ${s}`);
+  const best = await decodeAndScore(values, kept, outputs);
+  const tsvPath = values.predictions ?? values.checkpoint.replace(/\.safetensors$/, "") + ".predictions.tsv";
+  await writePredictions(tsvPath, kept, best.hypotheses);
+  console.error(`eval: predictions written to ${tsvPath}`);
+  if (skipped.length > 0) console.error(`eval: ${skipped.length} unreadable file(s) skipped`);
+  model.dispose();
+  if (values.profile) {
+    await stopProfile();
+    console.error(profileReport());
+  }
+  if (values.memory) console.error(memoryReportLine());
+  return 0;
+}
 
+/** The utterances to evaluate: the corpus, its split (or all of it), the first --limit. */
+async function evalItems(values: EvalValues) {
   let corpus: LibriSpeechCorpus;
   try {
     corpus = await LibriSpeechCorpus.open(values.data, { subset: values.subset });
@@ -118,12 +141,15 @@ export async function main(args: string[]): Promise<number> {
   let items = values.split === "all" ? corpus.utterances : splitCorpus(corpus.utterances, scheme).eval;
   if (values.limit !== undefined) items = items.slice(0, values.limit);
   if (items.length === 0) throw new UsageError(`no utterances to evaluate in ${corpus.dir}`);
+  return { corpus, scheme, items };
+}
 
-  await requireGpu();
-  const model = await loadModel(values.checkpoint);
-  console.error(`eval: ${items.length} utterances from ${corpus.dir} (${scheme} split: ${values.split})`);
-  if (values.profile) startProfile();
-
+/** The model's log-probabilities for every readable utterance, in batches; unreadable files are listed. */
+async function modelOutputs(
+  model: Awaited<ReturnType<typeof loadModel>>,
+  items: readonly UtteranceInfo[],
+  batchSize: number,
+) {
   const kept: UtteranceInfo[] = [];
   const outputs: UtteranceLogProbs[] = [];
   const skipped: string[] = [];
@@ -150,8 +176,18 @@ export async function main(args: string[]): Promise<number> {
     }
   }
   if (Deno.stderr.isTerminal()) console.error("");
-  for (const s of skipped) console.error(`eval: skipped ${s}`);
+  return { kept, outputs, skipped };
+}
 
+/**
+ * Decodes and prints the rates: greedy first when the beam search is used, then the chosen decoder, then (with
+ * --tune) the best alpha and beta of the grid. Returns the best result.
+ */
+async function decodeAndScore(
+  values: EvalValues,
+  kept: UtteranceInfo[],
+  outputs: UtteranceLogProbs[],
+): Promise<Scored> {
   const lm = values.lm ? await profilePhase("load LM", () => loadArpa(values.lm!)) : null;
   const base: DecoderOptions = {
     decoder: lm ? "beam" : values.decoder,
@@ -164,42 +200,45 @@ export async function main(args: string[]): Promise<number> {
     const greedy = profilePhase("CTC decoding", () => score(kept, outputs, { decoder: "greedy" }));
     console.log(`greedy:      ${describe(greedy.rates)}`);
   }
-  let best = profilePhase("CTC decoding", () => score(kept, outputs, base));
+  const best = profilePhase("CTC decoding", () => score(kept, outputs, base));
   console.log(
     `${(base.decoder === "beam" ? (lm ? "beam + LM:" : "beam:") : "greedy:").padEnd(12)} ${
       describe(best.rates)
     }`,
   );
-  if (values.tune && lm) {
-    let bestAB = [base.alpha ?? 0.5, base.beta ?? 1.0];
-    for (const alpha of [0, 0.25, 0.5, 0.75, 1.0, 1.5]) {
-      for (const beta of [-1, 0, 0.5, 1, 2, 3]) {
-        const s = profilePhase("CTC decoding", () => score(kept, outputs, { ...base, alpha, beta }));
-        if (s.rates.corpusWer < best.rates.corpusWer) {
-          best = s;
-          bestAB = [alpha, beta];
-        }
+  return values.tune && lm ? tune(kept, outputs, base, best) : best;
+}
+
+/** Grid search of alpha and beta (corpus WER); prints and returns the best, `best` if nothing beats it. */
+function tune(
+  kept: UtteranceInfo[],
+  outputs: UtteranceLogProbs[],
+  base: DecoderOptions,
+  best: Scored,
+): Scored {
+  let bestAB = [base.alpha ?? 0.5, base.beta ?? 1.0];
+  for (const alpha of [0, 0.25, 0.5, 0.75, 1.0, 1.5]) {
+    for (const beta of [-1, 0, 0.5, 1, 2, 3]) {
+      const s = profilePhase("CTC decoding", () => score(kept, outputs, { ...base, alpha, beta }));
+      if (s.rates.corpusWer < best.rates.corpusWer) {
+        best = s;
+        bestAB = [alpha, beta];
       }
     }
-    console.log(`tuned (alpha ${bestAB[0]}, beta ${bestAB[1]}): ${describe(best.rates)}`);
   }
-  const tsvPath = values.predictions ?? values.checkpoint.replace(/\.safetensors$/, "") + ".predictions.tsv";
+  console.log(`tuned (alpha ${bestAB[0]}, beta ${bestAB[1]}): ${describe(best.rates)}`);
+  return best;
+}
+
+/** The predictions TSV: id, reference, hypothesis, cer, wer. */
+async function writePredictions(path: string, kept: UtteranceInfo[], hypotheses: string[]): Promise<void> {
   const lines = ["id\treference\thypothesis\tcer\twer"];
   kept.forEach((u, i) => {
     const ref = u.transcript.toLowerCase();
-    const hyp = best.hypotheses[i];
+    const hyp = hypotheses[i];
     lines.push(`${u.fileId}\t${ref}\t${hyp}\t${cer(ref, hyp).toFixed(4)}\t${wer(ref, hyp).toFixed(4)}`);
   });
-  await writeFileAtomic(tsvPath, lines.join("\n") + "\n");
-  console.error(`eval: predictions written to ${tsvPath}`);
-  if (skipped.length > 0) console.error(`eval: ${skipped.length} unreadable file(s) skipped`);
-  model.dispose();
-  if (values.profile) {
-    await stopProfile();
-    console.error(profileReport());
-  }
-  if (values.memory) console.error(memoryReportLine());
-  return 0;
+  await writeFileAtomic(path, lines.join("\n") + "\n");
 }
 
 if (import.meta.main) await runCli("eval", () => main(Deno.args));
