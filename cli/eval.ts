@@ -19,7 +19,7 @@ import { cer, type ErrorRates, errorRates, wer } from "../model/metrics.ts";
 import { profilePhase, profileReport, startProfile, stopProfile } from "../engine/profiler.ts";
 import { loadModel, requireGpu, runCli, UsageError } from "./common.ts";
 import { memoryReportLine } from "./memory_report.ts";
-import { defineCli, helpText, parseFlags } from "./flags.ts";
+import { DECODER_FLAGS, defineCli, helpText, parseFlags } from "./flags.ts";
 
 /** The eval command's flags. */
 export const EVAL_SPEC = defineCli({
@@ -41,16 +41,7 @@ export const EVAL_SPEC = defineCli({
       default: "eval",
       help: "for fsdd / rhasspy-cathy folders: the held-out split or everything",
     },
-    decoder: {
-      type: "enum",
-      choices: ["greedy", "beam"],
-      default: "greedy",
-      help: "greedy CTC decoding or prefix beam search",
-    },
-    "beam-width": { type: "integer", min: 1, default: 100, help: "beam width" },
-    lm: { type: "path", help: "ARPA language model for the beam search" },
-    alpha: { type: "number", help: "LM weight", defaultText: "0.5" },
-    beta: { type: "number", help: "word bonus", defaultText: "1.0" },
+    ...DECODER_FLAGS,
     tune: {
       type: "boolean",
       help: "grid-search alpha and beta on this set (needs --lm) and report the best",

@@ -392,3 +392,20 @@ export function helpText(spec: CliSpec): string {
   if (spec.footer) out.push("", spec.footer);
   return out.join("\n");
 }
+
+/** The CTC decoding flags that eval and transcribe share (greedy, or beam search with an optional n-gram LM). */
+export const DECODER_FLAGS = {
+  decoder: {
+    type: "enum",
+    choices: ["greedy", "beam"],
+    default: "greedy",
+    help: "greedy CTC decoding or prefix beam search",
+  },
+  "beam-width": { type: "integer", min: 1, default: 100, help: "beam width" },
+  lm: {
+    type: "path",
+    help: "ARPA n-gram language model for the beam search (.arpa or .arpa.gz)",
+  },
+  alpha: { type: "number", help: "language model weight", defaultText: "0.5" },
+  beta: { type: "number", help: "word insertion bonus", defaultText: "1.0" },
+} as const satisfies Record<string, Flag>;

@@ -11,7 +11,7 @@ import { type Recording, transcribeRecordings } from "../model/long_inference.ts
 import { windowOptions } from "../model/windows.ts";
 import { FRAME_HOP_SECONDS } from "../model/word_timestamps.ts";
 import { loadModel, requireGpu, runCli, UsageError } from "./common.ts";
-import { defineCli, helpText, parseFlags } from "./flags.ts";
+import { DECODER_FLAGS, defineCli, helpText, parseFlags } from "./flags.ts";
 import { setMemoryLimit } from "../engine/memory.ts";
 import { GpuDeviceLostError, GpuOutOfMemoryError } from "../engine/device.ts";
 import { memoryReportLine } from "./memory_report.ts";
@@ -34,19 +34,7 @@ export const TRANSCRIBE_SPEC = defineCli({
       required: true,
       help: "model checkpoint (.safetensors, PyTorch state_dict names)",
     },
-    decoder: {
-      type: "enum",
-      choices: ["greedy", "beam"],
-      default: "greedy",
-      help: "greedy CTC decoding or prefix beam search",
-    },
-    "beam-width": { type: "integer", min: 1, default: 100, help: "beam width" },
-    lm: {
-      type: "path",
-      help: "ARPA n-gram language model for the beam search (.arpa or .arpa.gz)",
-    },
-    alpha: { type: "number", help: "language model weight", defaultText: "0.5" },
-    beta: { type: "number", help: "word insertion bonus", defaultText: "1.0" },
+    ...DECODER_FLAGS,
     timestamps: { type: "boolean", help: "also print each word with its start and end time in seconds" },
     window: {
       type: "number",
