@@ -8,6 +8,7 @@
  * A batch is uploaded as one buffer of concatenated samples with a per-frame table of offsets; framing, FFT and
  * the mel projection each run as a few dispatches over every frame of every utterance at once.
  */
+import { commands } from "../engine/commands.ts";
 import { gpu } from "../engine/device.ts";
 import { keep } from "../engine/scope.ts";
 import { empty, type Tensor, tensor } from "../engine/tensor.ts";
@@ -281,14 +282,15 @@ function runGroup(
   c: Constants,
   features: Tensor,
 ): void {
-  const samples = new Float32Array(groupSamples);
+  // Each waveform is written straight into its place in the GPU buffer: no host copy of the whole group.
+  const waves = empty([groupSamples], "f32", "mel samples");
   const table = new Int32Array(groupFrames * FRAME_TABLE_INTS);
   const pad = Math.floor(r.nFft / 2);
   let s0 = 0;
   let g = 0;
   for (let b = start; b < end; b++) {
     const w = waveforms[b];
-    samples.set(w, s0);
+    if (w.length > 0) commands().writeFresh(waves.buffer, s0 * 4, w);
     for (let t = 0; t < frames[b]; t++, g++) {
       table[g * 4] = s0;
       table[g * 4 + 1] = w.length;
@@ -297,7 +299,6 @@ function runGroup(
     }
     s0 += w.length;
   }
-  const waves = tensor(samples, [groupSamples]);
   const tab = tensor(table, [groupFrames, FRAME_TABLE_INTS], "i32");
   const source = framedSignals(waves, tab, c.window);
   let power: Tensor;

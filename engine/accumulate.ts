@@ -3,10 +3,20 @@
  * `backward()` uses it unless the kernels registered their `add` (engine/autograd.ts `setGradientAccumulator`),
  * so the tape works with no kernel module imported.
  */
-import { FLAT_ARGS, flatIndex, grid1d, launch } from "./kernel.ts";
+import { launch } from "./kernel.ts";
+import { program } from "./program.ts";
 import { empty, shapeString, type Tensor } from "./tensor.ts";
 
-const WG = 256;
+const ACCUMULATE = program({
+  name: "engine:accumulate",
+  uniforms: { n: "u32" },
+  inputs: { a: "f32", b: "f32" },
+  outputs: { o: "f32" },
+  workgroupSize: 256,
+  body: `
+  if (gidx >= u.n) { return; }
+  o[gidx] = a[gidx] + b[gidx];`,
+});
 
 /** A new tensor `a + b` (shape of `a`; `b` may have another shape of the same size). Not recorded on the tape. */
 export function addGradients(a: Tensor, b: Tensor): Tensor {
@@ -19,22 +29,6 @@ export function addGradients(a: Tensor, b: Tensor): Tensor {
     );
   }
   const out = empty(a.shape, "f32", "gradient");
-  launch({
-    key: "engine:accumulate",
-    wgsl: () => `
-struct P { n: u32 };
-@group(0) @binding(0) var<uniform> u: P;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> o: array<f32>;
-@compute @workgroup_size(${WG}) fn main(${FLAT_ARGS}) {
-  let i = ${flatIndex(WG)};
-  if (i >= u.n) { return; }
-  o[i] = a[i] + b[i];
-}`,
-    tensors: [a, b, out],
-    params: [a.size],
-    workgroups: grid1d(a.size, WG),
-  });
+  launch(ACCUMULATE, { uniforms: { n: a.size }, inputs: { a, b }, outputs: { o: out }, invocations: a.size });
   return out;
 }
