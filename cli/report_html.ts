@@ -206,143 +206,201 @@ export function downsample(points: readonly Point[], max = MAX_LINE_POINTS): Poi
 const usable = (logY: boolean) => ([x, y]: Point) =>
   Number.isFinite(x) && Number.isFinite(y) && (!logY || y > 0);
 
-/** One chart as an inline `<svg>` (with a legend), or a framed "no data" note. */
-export function renderChart(spec: ChartSpec): string {
+/** The chart's size and the plot area inside its margins. */
+interface Frame {
+  width: number;
+  height: number;
+  left: number;
+  top: number;
+  plotW: number;
+  plotH: number;
+}
+
+/** An axis: where its ticks go, how each is labelled, and the data-to-pixel mapping. */
+interface Axis {
+  ticks: number[];
+  label: (t: number) => string;
+  map: (v: number) => number;
+}
+
+function chartFrame(spec: ChartSpec): Frame {
   const width = spec.width ?? 640;
   const height = spec.height ?? 300;
   const margin = { left: 64, right: 16, top: 34, bottom: 44 };
-  const plotW = width - margin.left - margin.right;
-  const plotH = height - margin.top - margin.bottom;
-  const logY = spec.logY ?? false;
-  const ok = usable(logY);
-  const all = spec.series.flatMap((s) => s.points.filter(ok));
-  const parts: string[] = [];
-  parts.push(
-    `<svg class="chart" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" ` +
-      `aria-label="${escapeXml(spec.title)}">`,
-  );
-  parts.push(`<title>${escapeXml(spec.title)}</title>`);
-  parts.push(`<text class="chart-title" x="${margin.left}" y="20">${escapeXml(spec.title)}</text>`);
-  parts.push(
-    `<rect class="frame" x="${margin.left}" y="${margin.top}" width="${plotW}" height="${plotH}"/>`,
-  );
-  if (all.length === 0) {
-    parts.push(
-      `<text class="empty" x="${coord(margin.left + plotW / 2)}" y="${coord(margin.top + plotH / 2)}" ` +
-        `text-anchor="middle">no data yet</text>`,
-    );
-    parts.push("</svg>");
-    return parts.join("\n");
-  }
+  return {
+    width,
+    height,
+    left: margin.left,
+    top: margin.top,
+    plotW: width - margin.left - margin.right,
+    plotH: height - margin.top - margin.bottom,
+  };
+}
 
-  // x: the steps, padded when there is a single one.
+/** The opening `<svg>` tag, its title, the visible title and the plot frame. */
+function chartHead(spec: ChartSpec, f: Frame): string[] {
+  return [
+    `<svg class="chart" viewBox="0 0 ${f.width} ${f.height}" width="${f.width}" height="${f.height}" role="img" ` +
+    `aria-label="${escapeXml(spec.title)}">`,
+    `<title>${escapeXml(spec.title)}</title>`,
+    `<text class="chart-title" x="${f.left}" y="20">${escapeXml(spec.title)}</text>`,
+    `<rect class="frame" x="${f.left}" y="${f.top}" width="${f.plotW}" height="${f.plotH}"/>`,
+  ];
+}
+
+function emptyNote(f: Frame): string {
+  return `<text class="empty" x="${coord(f.left + f.plotW / 2)}" y="${coord(f.top + f.plotH / 2)}" ` +
+    `text-anchor="middle">no data yet</text>`;
+}
+
+/** The x axis: the steps (or the given domain), padded when there is a single one. */
+function xAxis(spec: ChartSpec, all: readonly Point[], f: Frame): Axis {
   let xMin = spec.xDomain?.[0] ?? Math.min(...all.map((p) => p[0]));
   let xMax = spec.xDomain?.[1] ?? Math.max(...all.map((p) => p[0]));
   if (xMax === xMin) [xMin, xMax] = [xMin - 1, xMax + 1];
-  const xt = niceTicks(xMin, xMax, 6);
-  const xTicks = xt.ticks.filter((t) => t >= xMin - 1e-9 * Math.abs(xt.step) && t <= xMax + 1e-9 * xt.step);
-  const xs = (x: number) => margin.left + ((x - xMin) / (xMax - xMin)) * plotW;
+  const { ticks, step } = niceTicks(xMin, xMax, 6);
+  return {
+    ticks: ticks.filter((t) => t >= xMin - 1e-9 * Math.abs(step) && t <= xMax + 1e-9 * step),
+    label: (t) => formatTick(t, step),
+    map: (x) => f.left + ((x - xMin) / (xMax - xMin)) * f.plotW,
+  };
+}
 
-  let yMin = Math.min(...all.map((p) => p[1]));
-  let yMax = Math.max(...all.map((p) => p[1]));
-  let yTicks: number[];
-  let yStep = 1;
-  let ys: (y: number) => number;
+/** The y axis, log or linear; its range is widened to the outer ticks. */
+function yAxis(spec: ChartSpec, all: readonly Point[], f: Frame, logY: boolean): Axis {
+  const yMin = Math.min(...all.map((p) => p[1]));
+  const yMax = Math.max(...all.map((p) => p[1]));
+  const bottom = f.top + f.plotH;
   if (logY) {
-    yTicks = logTicks(yMin, yMax);
-    [yMin, yMax] = [yTicks[0], yTicks[yTicks.length - 1]];
-    const [l0, l1] = [Math.log10(yMin), Math.log10(yMax)];
-    ys = (y) => margin.top + plotH - ((Math.log10(y) - l0) / (l1 - l0)) * plotH;
-  } else {
-    if (spec.yFromZero) [yMin, yMax] = [Math.min(0, yMin), Math.max(0, yMax)];
-    const t = niceTicks(yMin, yMax, 5);
-    yTicks = t.ticks;
-    yStep = t.step;
-    [yMin, yMax] = [yTicks[0], yTicks[yTicks.length - 1]];
-    ys = (y) => margin.top + plotH - ((y - yMin) / (yMax - yMin)) * plotH;
+    const ticks = logTicks(yMin, yMax);
+    const [l0, l1] = [Math.log10(ticks[0]), Math.log10(ticks[ticks.length - 1])];
+    return {
+      ticks,
+      label: (t) => formatTick(t, t),
+      map: (y) => bottom - ((Math.log10(y) - l0) / (l1 - l0)) * f.plotH,
+    };
   }
+  const [lo, hi] = spec.yFromZero ? [Math.min(0, yMin), Math.max(0, yMax)] : [yMin, yMax];
+  const { ticks, step } = niceTicks(lo, hi, 5);
+  const [t0, t1] = [ticks[0], ticks[ticks.length - 1]];
+  return {
+    ticks,
+    label: (t) => formatTick(t, step, spec.percent),
+    map: (y) => bottom - ((y - t0) / (t1 - t0)) * f.plotH,
+  };
+}
 
-  // Grid and tick labels.
-  parts.push('<g class="grid">');
-  for (const t of yTicks) {
-    const y = coord(ys(t));
-    parts.push(`<line x1="${margin.left}" x2="${margin.left + plotW}" y1="${y}" y2="${y}"/>`);
+function gridLines(x: Axis, y: Axis, f: Frame): string[] {
+  const parts = ['<g class="grid">'];
+  for (const t of y.ticks) {
+    const py = coord(y.map(t));
+    parts.push(`<line x1="${f.left}" x2="${f.left + f.plotW}" y1="${py}" y2="${py}"/>`);
   }
-  for (const t of xTicks) {
-    const x = coord(xs(t));
-    parts.push(`<line x1="${x}" x2="${x}" y1="${margin.top}" y2="${margin.top + plotH}"/>`);
+  for (const t of x.ticks) {
+    const px = coord(x.map(t));
+    parts.push(`<line x1="${px}" x2="${px}" y1="${f.top}" y2="${f.top + f.plotH}"/>`);
   }
   parts.push("</g>");
-  parts.push('<g class="ticks">');
-  for (const t of yTicks) {
-    const label = logY ? formatTick(t, t) : formatTick(t, yStep, spec.percent);
+  return parts;
+}
+
+function tickLabels(x: Axis, y: Axis, f: Frame): string[] {
+  const parts = ['<g class="ticks">'];
+  for (const t of y.ticks) {
     parts.push(
-      `<text x="${margin.left - 6}" y="${coord(ys(t) + 4)}" text-anchor="end">${escapeXml(label)}</text>`,
+      `<text x="${f.left - 6}" y="${coord(y.map(t) + 4)}" text-anchor="end">${escapeXml(y.label(t))}</text>`,
     );
   }
-  for (const t of xTicks) {
+  for (const t of x.ticks) {
     parts.push(
-      `<text x="${coord(xs(t))}" y="${margin.top + plotH + 16}" text-anchor="middle">${
-        escapeXml(formatTick(t, xt.step))
+      `<text x="${coord(x.map(t))}" y="${f.top + f.plotH + 16}" text-anchor="middle">${
+        escapeXml(x.label(t))
       }</text>`,
     );
   }
   parts.push("</g>");
-  parts.push(
-    `<text class="axis-label" x="${coord(margin.left + plotW / 2)}" y="${height - 6}" text-anchor="middle">${
+  return parts;
+}
+
+function axisLabels(spec: ChartSpec, f: Frame, logY: boolean): string[] {
+  return [
+    `<text class="axis-label" x="${coord(f.left + f.plotW / 2)}" y="${f.height - 6}" text-anchor="middle">${
       escapeXml(spec.xLabel)
     }</text>`,
-  );
-  parts.push(
-    `<text class="axis-label" transform="translate(14 ${coord(margin.top + plotH / 2)}) rotate(-90)" ` +
-      `text-anchor="middle">${escapeXml(spec.yLabel + (logY ? " (log)" : ""))}</text>`,
-  );
+    `<text class="axis-label" transform="translate(14 ${coord(f.top + f.plotH / 2)}) rotate(-90)" ` +
+    `text-anchor="middle">${escapeXml(spec.yLabel + (logY ? " (log)" : ""))}</text>`,
+  ];
+}
 
-  // Series: a path with a new segment after every unusable point; dots for marked series.
-  for (const s of spec.series) {
-    const pts = downsample(s.points);
-    const style = `stroke="${s.color}" stroke-width="${s.width ?? 2}"` +
-      (s.dash ? ` stroke-dasharray="${s.dash}"` : "") +
-      (s.opacity !== undefined ? ` opacity="${s.opacity}"` : "");
-    let d = "";
-    let pen = false;
-    for (const p of pts) {
-      if (!ok(p)) {
-        pen = false;
-        continue;
-      }
-      d += `${pen ? "L" : "M"}${coord(xs(p[0]))} ${coord(ys(p[1]))}`;
-      pen = true;
+/** The path's `d`: a new segment (M) after every unusable point, which breaks the line. */
+function linePath(pts: readonly Point[], ok: (p: Point) => boolean, x: Axis, y: Axis): string {
+  let d = "";
+  let pen = false;
+  for (const p of pts) {
+    if (!ok(p)) {
+      pen = false;
+      continue;
     }
-    parts.push(`<g class="series" data-name="${escapeXml(s.name)}">`);
-    if (d !== "") parts.push(`<path class="line" d="${d}" fill="none" ${style}/>`);
-    if (s.markers) {
-      for (const p of pts.filter(ok)) {
-        parts.push(
-          `<circle class="point" cx="${coord(xs(p[0]))}" cy="${coord(ys(p[1]))}" r="3" fill="${s.color}"/>`,
-        );
-      }
-    }
-    parts.push("</g>");
+    d += `${pen ? "L" : "M"}${coord(x.map(p[0]))} ${coord(y.map(p[1]))}`;
+    pen = true;
   }
+  return d;
+}
 
-  // Legend, top right, one row.
-  const named = spec.series.filter((s) => s.points.some(ok));
-  let lx = margin.left + plotW;
-  const legend: string[] = [];
+/** One series: its line, and dots when it is marked. */
+function seriesGroup(s: Series, ok: (p: Point) => boolean, x: Axis, y: Axis): string[] {
+  const pts = downsample(s.points);
+  const style = `stroke="${s.color}" stroke-width="${s.width ?? 2}"` +
+    (s.dash ? ` stroke-dasharray="${s.dash}"` : "") +
+    (s.opacity !== undefined ? ` opacity="${s.opacity}"` : "");
+  const d = linePath(pts, ok, x, y);
+  const parts = [`<g class="series" data-name="${escapeXml(s.name)}">`];
+  if (d !== "") parts.push(`<path class="line" d="${d}" fill="none" ${style}/>`);
+  if (s.markers) {
+    for (const p of pts.filter(ok)) {
+      parts.push(
+        `<circle class="point" cx="${coord(x.map(p[0]))}" cy="${
+          coord(y.map(p[1]))
+        }" r="3" fill="${s.color}"/>`,
+      );
+    }
+  }
+  parts.push("</g>");
+  return parts;
+}
+
+/** The legend, top right, one row: laid out right to left from the frame's right edge, text widths estimated. */
+function legend(series: readonly Series[], ok: (p: Point) => boolean, f: Frame): string {
+  const named = series.filter((s) => s.points.some(ok));
+  let lx = f.left + f.plotW;
+  const items: string[] = [];
   for (const s of [...named].reverse()) {
     const textW = s.name.length * 6.5;
     lx -= textW;
-    legend.push(`<text x="${coord(lx)}" y="20">${escapeXml(s.name)}</text>`);
+    items.push(`<text x="${coord(lx)}" y="20">${escapeXml(s.name)}</text>`);
     lx -= 22;
-    legend.push(
+    items.push(
       `<line x1="${coord(lx)}" x2="${coord(lx + 16)}" y1="16" y2="16" stroke="${s.color}" stroke-width="3"` +
         (s.dash ? ` stroke-dasharray="${s.dash}"` : "") + "/>",
     );
     lx -= 12;
   }
-  parts.push(`<g class="legend">${legend.join("")}</g>`);
-  parts.push("</svg>");
+  return `<g class="legend">${items.join("")}</g>`;
+}
+
+/** One chart as an inline `<svg>` (with a legend), or a framed "no data" note. */
+export function renderChart(spec: ChartSpec): string {
+  const f = chartFrame(spec);
+  const logY = spec.logY ?? false;
+  const ok = usable(logY);
+  const all = spec.series.flatMap((s) => s.points.filter(ok));
+  const parts = chartHead(spec, f);
+  if (all.length === 0) return [...parts, emptyNote(f), "</svg>"].join("\n");
+  const x = xAxis(spec, all, f);
+  const y = yAxis(spec, all, f, logY);
+  parts.push(...gridLines(x, y, f), ...tickLabels(x, y, f), ...axisLabels(spec, f, logY));
+  for (const s of spec.series) parts.push(...seriesGroup(s, ok, x, y));
+  parts.push(legend(spec.series, ok, f), "</svg>");
   return parts.join("\n");
 }
 
@@ -433,83 +491,118 @@ svg.chart .empty { fill: var(--muted); font-size: 13px; }
 svg.chart path.line { stroke-linejoin: round; stroke-linecap: round; }
 `;
 
-/** The whole report page. */
-export function renderReport(records: readonly MetricsRecord[], opts: ReportOptions): string {
-  const rawLoss = records.filter((r) => r.type === "train" && typeof r.step === "number").map((r): Point => [
+/** The training loss per step (NaN where a record has none, which breaks the line) and its smoothing weight. */
+function trainingLoss(records: readonly MetricsRecord[], smoothing: number | undefined) {
+  const raw = records.filter((r) => r.type === "train" && typeof r.step === "number").map((r): Point => [
     r.step!,
     typeof r.loss === "number" ? r.loss : NaN,
   ]);
-  const weight = opts.smoothing ?? defaultSmoothing(rawLoss.length);
+  const weight = smoothing ?? defaultSmoothing(raw.length);
   if (!(weight >= 0 && weight < 1)) {
     throw new RangeError(`report: smoothing must be in [0, 1), got ${weight}`);
   }
-  const smoothed = smooth(rawLoss, weight);
-  const evalLoss = seriesOf(records, "eval", "loss");
-  const finiteLoss = [...rawLoss, ...evalLoss].map((p) => p[1]).filter((v) => Number.isFinite(v) && v > 0);
-  const logLoss = opts.logLoss === true ||
-    ((opts.logLoss ?? "auto") === "auto" && finiteLoss.length > 1 &&
-      Math.max(...finiteLoss) / Math.min(...finiteLoss) > 20);
+  return { raw, weight, smoothed: smooth(raw, weight) };
+}
 
+/** Whether the loss axis is logarithmic: as asked, or under "auto" when the positive losses span over 20x. */
+function useLogLoss(option: ReportOptions["logLoss"], losses: readonly Point[]): boolean {
+  if (option === true) return true;
+  if ((option ?? "auto") !== "auto") return false;
+  const positive = losses.map((p) => p[1]).filter((v) => Number.isFinite(v) && v > 0);
+  return positive.length > 1 && Math.max(...positive) / Math.min(...positive) > 20;
+}
+
+/** The steps the records span, shared by every chart so that they line up. */
+function stepDomain(records: readonly MetricsRecord[]): [number, number] | undefined {
   const steps = records.map((r) => r.step).filter((s): s is number => finiteNumber(s) && Number.isFinite(s));
-  const xDomain: [number, number] | undefined = steps.length > 0
-    ? [Math.min(...steps), Math.max(...steps)]
-    : undefined;
-  const charts: string[] = [];
-  charts.push(renderChart({
+  return steps.length > 0 ? [Math.min(...steps), Math.max(...steps)] : undefined;
+}
+
+interface LossSeries {
+  raw: Point[];
+  smoothed: Point[];
+  weight: number;
+  evalLoss: Point[];
+  logY: boolean;
+}
+
+function lossChart(loss: LossSeries, xDomain: [number, number] | undefined): string {
+  return renderChart({
     title: "Training loss",
     xLabel: "step",
     xDomain,
     yLabel: "CTC loss",
-    logY: logLoss,
+    logY: loss.logY,
     series: [
-      { name: "raw", points: rawLoss, color: COLORS.raw, width: 1, opacity: 0.8 },
-      { name: `smoothed (${weight.toFixed(2)})`, points: smoothed, color: COLORS.smooth, width: 2 },
-      { name: "eval", points: evalLoss, color: COLORS.eval, width: 1.5, markers: true },
+      { name: "raw", points: loss.raw, color: COLORS.raw, width: 1, opacity: 0.8 },
+      { name: `smoothed (${loss.weight.toFixed(2)})`, points: loss.smoothed, color: COLORS.smooth, width: 2 },
+      { name: "eval", points: loss.evalLoss, color: COLORS.eval, width: 1.5, markers: true },
     ],
-  }));
-  charts.push(renderChart({
+  });
+}
+
+function learningRateChart(records: readonly MetricsRecord[], xDomain: [number, number] | undefined): string {
+  return renderChart({
     title: "Learning rate",
     xLabel: "step",
     xDomain,
     yLabel: "lr",
     yFromZero: true,
     series: [{ name: "lr", points: seriesOf(records, "train", "lr"), color: COLORS.lr }],
-  }));
-  for (const metric of ["cer", "wer"]) {
-    const name = metric.toUpperCase();
-    charts.push(renderChart({
-      title: `${name} on the dev set`,
-      xLabel: "step",
-      xDomain,
-      yLabel: name,
-      percent: true,
-      yFromZero: true,
-      series: [
-        { name: "corpus", points: seriesOf(records, "eval", metric), color: COLORS.corpus, markers: true },
-        {
-          name: "tutorial (mean per utterance)",
-          points: seriesOf(records, "eval", `${metric}_tutorial`),
-          color: COLORS.tutorial,
-          dash: "6 4",
-          markers: true,
-        },
-      ],
-    }));
-  }
+  });
+}
 
-  const configRows: [string, string][] = Object.entries(opts.config ?? {}).map((
-    [k, v],
-  ) => [
+/** CER or WER of the evaluations: corpus-level and tutorial-style (mean per utterance). */
+function errorRateChart(
+  records: readonly MetricsRecord[],
+  metric: "cer" | "wer",
+  xDomain: [number, number] | undefined,
+): string {
+  const name = metric.toUpperCase();
+  return renderChart({
+    title: `${name} on the dev set`,
+    xLabel: "step",
+    xDomain,
+    yLabel: name,
+    percent: true,
+    yFromZero: true,
+    series: [
+      { name: "corpus", points: seriesOf(records, "eval", metric), color: COLORS.corpus, markers: true },
+      {
+        name: "tutorial (mean per utterance)",
+        points: seriesOf(records, "eval", `${metric}_tutorial`),
+        color: COLORS.tutorial,
+        dash: "6 4",
+        markers: true,
+      },
+    ],
+  });
+}
+
+/** The config table's rows: strings as they are, numbers formatted, anything else as JSON. */
+function configRows(config: Record<string, unknown>): [string, string][] {
+  return Object.entries(config).map(([k, v]) => [
     k,
     typeof v === "string" ? v : typeof v === "number" ? formatNumber(v) : JSON.stringify(v) ?? String(v),
   ]);
-  const generated = (opts.generatedAt ?? new Date()).toISOString().replace("T", " ").replace(
-    /\.\d+Z$/,
-    " UTC",
-  );
-  const trainCount = rawLoss.length;
-  const evalCount = records.filter((r) => r.type === "eval").length;
-  const title = escapeXml(opts.title);
+}
+
+/** "2024-01-02 03:04:05 UTC". */
+function timestamp(date: Date): string {
+  return date.toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+}
+
+interface PageParts {
+  title: string;
+  subtitle: string;
+  latest: string;
+  config: string;
+  charts: string[];
+}
+
+/** The HTML document around the already rendered (and escaped) parts. */
+function page(p: PageParts): string {
+  const title = escapeXml(p.title);
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -520,21 +613,44 @@ export function renderReport(records: readonly MetricsRecord[], opts: ReportOpti
 </head>
 <body>
 <h1>${title}</h1>
-<p class="sub">${escapeXml(`${generated}: ${trainCount} training records, ${evalCount} evaluations`)}</p>
+<p class="sub">${escapeXml(p.subtitle)}</p>
 <div class="tables">
 <div><h2>Latest</h2>
-${table(latestRows(records, smoothed), "latest") || "<p>no records yet</p>"}
+${p.latest || "<p>no records yet</p>"}
 </div>
 <div><h2>Config</h2>
-${table(configRows, "config") || "<p>none given</p>"}
+${p.config || "<p>none given</p>"}
 </div>
 </div>
 <div class="charts">
-${charts.join("\n")}
+${p.charts.join("\n")}
 </div>
 </body>
 </html>
 `;
+}
+
+/** The whole report page. */
+export function renderReport(records: readonly MetricsRecord[], opts: ReportOptions): string {
+  const { raw, weight, smoothed } = trainingLoss(records, opts.smoothing);
+  const evalLoss = seriesOf(records, "eval", "loss");
+  const logY = useLogLoss(opts.logLoss, [...raw, ...evalLoss]);
+  const xDomain = stepDomain(records);
+  const charts = [
+    lossChart({ raw, smoothed, weight, evalLoss, logY }, xDomain),
+    learningRateChart(records, xDomain),
+    errorRateChart(records, "cer", xDomain),
+    errorRateChart(records, "wer", xDomain),
+  ];
+  const evalCount = records.filter((r) => r.type === "eval").length;
+  const generated = timestamp(opts.generatedAt ?? new Date());
+  return page({
+    title: opts.title,
+    subtitle: `${generated}: ${raw.length} training records, ${evalCount} evaluations`,
+    latest: table(latestRows(records, smoothed), "latest"),
+    config: table(configRows(opts.config ?? {}), "config"),
+    charts,
+  });
 }
 
 /** Writes `<dir>/report.html` (temporary file + rename) and returns its path. */
