@@ -271,6 +271,27 @@ export async function downloadLibriSpeech(
   return { dir, downloaded: true, archiveBytes, md5, extracted };
 }
 
+/** One download's state across its requests. */
+interface Fetch {
+  url: string;
+  part: string;
+  sink: () => ArchiveSink;
+  startSink: () => Promise<void>;
+  options: DownloadOptions;
+  note: (message: string) => void;
+  /** Failed attempts in a row that made no progress; more than `options.retries` fail the download. */
+  failures: number;
+}
+
+/** What to do after a request: ask again (from the sink's byte count), or stop because the archive is all in. */
+type Next = "retry" | "done";
+
+/** Where a response's body starts in the archive, and the archive's size when the server said. */
+interface Placement {
+  start: number;
+  total: number | undefined;
+}
+
 /**
  * Fetches the archive from `sink().bytes` on, appending to `part` and feeding the sink; resumes with a Range
  * request after a dropped connection, and starts over (a fresh sink, an empty .part) when the server ignores
@@ -285,106 +306,147 @@ async function fetchRest(
   note: (message: string) => void,
   setTotal: (total: number | undefined) => void,
 ): Promise<void> {
-  const retries = options.retries ?? 5;
-  const retryDelay = options.retryDelayMs ?? 1000;
-  let failures = 0;
-  let total: number | undefined;
+  const f: Fetch = { url, part, sink, startSink, options, note, failures: 0 };
   while (true) {
     const offset = sink().bytes;
-    const headers: HeadersInit = offset > 0 ? { Range: `bytes=${offset}-` } : {};
-    let response: Response;
-    try {
-      response = await fetch(url, { headers, signal: options.signal });
-    } catch (error) {
-      if (options.signal?.aborted) throw error;
-      if (++failures > retries) throw new DownloadError(`cannot fetch ${url}: ${describe(error)}`);
-      note(`fetching ${url} failed (${describe(error)}); retrying`);
-      await sleep(retryDelay * 2 ** (failures - 1));
-      continue;
-    }
-
-    if (response.status === 416 && offset > 0) {
-      // The .part already holds every byte the server has: the MD5 check decides.
-      await response.body?.cancel();
-      return;
-    }
-    if (response.status >= 500 || response.status === 429) {
-      await response.body?.cancel();
-      if (++failures > retries) {
-        throw new DownloadError(
-          `HTTP ${response.status} ${response.statusText} for ${url} (byte ${offset} on)`,
-        );
-      }
-      note(`HTTP ${response.status} from ${url}; retrying`);
-      await sleep(retryDelay * 2 ** (failures - 1));
-      continue;
-    }
-    let start = 0;
-    if (response.status === 206) {
-      const range = parseContentRange(response.headers.get("content-range"));
-      if (!range || range.start !== offset) {
-        await response.body?.cancel();
-        note(
-          `${url} answered the range request from byte ${offset} with ` +
-            `"${response.headers.get("content-range")}"; starting over`,
-        );
-        await sink().abort("restarting");
-        await Deno.truncate(part, 0).catch(() => {});
-        await startSink();
-        continue;
-      }
-      start = range.start;
-      total = range.total;
-    } else if (response.status === 200) {
-      const length = response.headers.get("content-length");
-      total = length !== null ? Number(length) : undefined;
-      if (offset > 0) {
-        note(`${url} ignored the range request: starting over from byte 0`);
-        await sink().abort("the server ignored the range request");
-        await startSink();
-      }
-    } else {
-      await response.body?.cancel();
-      throw new DownloadError(`HTTP ${response.status} ${response.statusText} for ${url}`);
-    }
-    setTotal(total);
+    const response = await request(f, offset);
+    if (response === undefined) continue;
+    const placement = await readStatus(f, response, offset);
+    if (placement === "done") return;
+    if (placement === "retry") continue;
+    setTotal(placement.total);
     if (!response.body) throw new DownloadError(`HTTP ${response.status} for ${url} came with no body`);
-
-    using file = await Deno.open(part, {
-      write: true,
-      create: true,
-      append: start > 0,
-      truncate: start === 0,
-    });
-    const before = sink().bytes;
-    try {
-      for await (const chunk of response.body) {
-        let written = 0;
-        while (written < chunk.length) written += await file.write(chunk.subarray(written));
-        await sink().write(chunk);
-        options.onProgress?.(sink().bytes, total);
-      }
-    } catch (error) {
-      if (options.signal?.aborted || error instanceof ExtractionFailed) throw error;
-      if (sink().bytes === before && ++failures > retries) {
-        throw new DownloadError(
-          `download of ${url} keeps failing at byte ${sink().bytes}: ${describe(error)}`,
-        );
-      }
-      if (sink().bytes > before) failures = 0;
-      note(`connection to ${url} lost at byte ${sink().bytes} (${describe(error)}); resuming`);
-      await sleep(retryDelay * 2 ** Math.max(0, failures - 1));
-      continue;
-    }
-    if (total !== undefined && sink().bytes < total) {
-      if (++failures > retries) {
-        throw new DownloadError(`${url} keeps ending early, at byte ${sink().bytes} of ${total}`);
-      }
-      note(`${url} ended at byte ${sink().bytes} of ${total}; resuming`);
-      continue;
-    }
-    return;
+    if (await receive(f, response.body, placement) === "done") return;
   }
+}
+
+/** Counts a failed attempt; throws `error()` once that is more failures in a row than the retries allowed. */
+function countFailure(f: Fetch, error: () => DownloadError): void {
+  if (++f.failures > (f.options.retries ?? 5)) throw error();
+}
+
+/** The wait before the next attempt: the retry delay, doubled for each further failure in a row. */
+function backoff(f: Fetch): Promise<unknown> {
+  return sleep((f.options.retryDelayMs ?? 1000) * 2 ** Math.max(0, f.failures - 1));
+}
+
+/** A request for the bytes from `offset` on; undefined when the connection failed and a retry is due. */
+async function request(f: Fetch, offset: number): Promise<Response | undefined> {
+  const headers: HeadersInit = offset > 0 ? { Range: `bytes=${offset}-` } : {};
+  try {
+    return await fetch(f.url, { headers, signal: f.options.signal });
+  } catch (error) {
+    if (f.options.signal?.aborted) throw error;
+    countFailure(f, () => new DownloadError(`cannot fetch ${f.url}: ${describe(error)}`));
+    f.note(`fetching ${f.url} failed (${describe(error)}); retrying`);
+    await backoff(f);
+    return undefined;
+  }
+}
+
+/** What the response's status means: nothing more to fetch, a retry, or a body to take in at a placement. */
+async function readStatus(f: Fetch, response: Response, offset: number): Promise<Next | Placement> {
+  if (response.status === 416 && offset > 0) {
+    // The .part already holds every byte the server has: the MD5 check decides.
+    await response.body?.cancel();
+    return "done";
+  }
+  if (response.status >= 500 || response.status === 429) return await serverTrouble(f, response, offset);
+  if (response.status === 206) return await partialContent(f, response, offset);
+  if (response.status === 200) return await wholeContent(f, response, offset);
+  await response.body?.cancel();
+  throw new DownloadError(`HTTP ${response.status} ${response.statusText} for ${f.url}`);
+}
+
+/** A server error or "too many requests": worth retrying after a wait. */
+async function serverTrouble(f: Fetch, response: Response, offset: number): Promise<Next> {
+  await response.body?.cancel();
+  countFailure(
+    f,
+    () =>
+      new DownloadError(`HTTP ${response.status} ${response.statusText} for ${f.url} (byte ${offset} on)`),
+  );
+  f.note(`HTTP ${response.status} from ${f.url}; retrying`);
+  await backoff(f);
+  return "retry";
+}
+
+/** A 206: the body goes where its Content-Range says, unless that is not where we asked to resume. */
+async function partialContent(f: Fetch, response: Response, offset: number): Promise<Next | Placement> {
+  const range = parseContentRange(response.headers.get("content-range"));
+  if (range && range.start === offset) return { start: range.start, total: range.total };
+  await response.body?.cancel();
+  f.note(
+    `${f.url} answered the range request from byte ${offset} with ` +
+      `"${response.headers.get("content-range")}"; starting over`,
+  );
+  await f.sink().abort("restarting");
+  await Deno.truncate(f.part, 0).catch(() => {});
+  await f.startSink();
+  return "retry";
+}
+
+/** A 200: the whole archive from byte 0, so a resumed pass starts over. */
+async function wholeContent(f: Fetch, response: Response, offset: number): Promise<Placement> {
+  const length = response.headers.get("content-length");
+  const total = length !== null ? Number(length) : undefined;
+  if (offset > 0) {
+    f.note(`${f.url} ignored the range request: starting over from byte 0`);
+    await f.sink().abort("the server ignored the range request");
+    await f.startSink();
+  }
+  return { start: 0, total };
+}
+
+/** Takes in a body: appended to the .part (which it replaces when it starts at 0) and fed to the sink. */
+async function receive(
+  f: Fetch,
+  body: ReadableStream<Uint8Array<ArrayBuffer>>,
+  at: Placement,
+): Promise<Next> {
+  using file = await Deno.open(f.part, {
+    write: true,
+    create: true,
+    append: at.start > 0,
+    truncate: at.start === 0,
+  });
+  const before = f.sink().bytes;
+  try {
+    for await (const chunk of body) {
+      let written = 0;
+      while (written < chunk.length) written += await file.write(chunk.subarray(written));
+      await f.sink().write(chunk);
+      f.options.onProgress?.(f.sink().bytes, at.total);
+    }
+  } catch (error) {
+    if (f.options.signal?.aborted || error instanceof ExtractionFailed) throw error;
+    await connectionLost(f, before, error);
+    return "retry";
+  }
+  return endedEarly(f, at.total) ? "retry" : "done";
+}
+
+/** A body broke off: resume after a wait; only attempts that brought no bytes count against the retries. */
+async function connectionLost(f: Fetch, before: number, error: unknown): Promise<void> {
+  const bytes = f.sink().bytes;
+  if (bytes > before) f.failures = 0;
+  else {
+    countFailure(
+      f,
+      () => new DownloadError(`download of ${f.url} keeps failing at byte ${bytes}: ${describe(error)}`),
+    );
+  }
+  f.note(`connection to ${f.url} lost at byte ${bytes} (${describe(error)}); resuming`);
+  await backoff(f);
+}
+
+/** Whether a body ended cleanly short of the announced total (then resumed at once, counted as a failure). */
+function endedEarly(f: Fetch, total: number | undefined): boolean {
+  const bytes = f.sink().bytes;
+  if (total === undefined || bytes >= total) return false;
+  countFailure(f, () => new DownloadError(`${f.url} keeps ending early, at byte ${bytes} of ${total}`));
+  f.note(`${f.url} ended at byte ${bytes} of ${total}; resuming`);
+  return true;
 }
 
 function describe(error: unknown): string {
