@@ -1,7 +1,7 @@
 import { backward, commands, noGrad, tensor, tidy } from "../engine/mod.ts";
 import { conv2d } from "../kernels/conv2d.ts";
-import { assertClose, checkOp, randn, Random } from "./harness.ts";
-import { loadTorchFixture, TORCH_FIXTURES_DIR } from "./torch_fixtures.ts";
+import { assertClose, checkOp, checkTorchParity, randn, Random } from "./harness.ts";
+import { haveTorchFixture } from "./torch_fixtures.ts";
 import { ok } from "node:assert/strict";
 
 const rng = new Random(11);
@@ -137,44 +137,16 @@ Deno.test("conv2d rejects mismatched shapes with a clear error", () => {
   });
 });
 
-const haveOps = (() => {
-  try {
-    Deno.statSync(new URL("ops.safetensors", TORCH_FIXTURES_DIR));
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
 for (const [name, stride] of [["s2p1", 2], ["s1p1", 1], ["cin1", 2]] as const) {
   Deno.test({
     name: `conv2d matches PyTorch (${name})`,
-    ignore: !haveOps,
-    fn: async () => {
-      const f = loadTorchFixture("ops.safetensors");
-      const p = `conv2d.${name}`;
-      const { out, grads } = tidy(() => {
-        const x = tensor(f.f32(`${p}.input`), f.shape(`${p}.input`));
-        const w = tensor(f.f32(`${p}.weight`), f.shape(`${p}.weight`));
-        const b = tensor(f.f32(`${p}.bias`), f.shape(`${p}.bias`));
-        for (const t of [x, w, b]) t.requiresGrad = true;
-        const y = conv2d(x, w, b, { stride, padding: 1 });
-        backward(y, tensor(f.f32(`${p}.gout`), y.shape));
-        const grads = [x, w, b].map((t) => {
-          const g = t.grad!;
-          t.grad = null;
-          return g;
-        });
-        return { out: y, grads };
-      });
-      assertClose(await out.data(), f.f64(`${p}.output`), 1e-5, `${p} output`);
-      const names = ["grad_input", "grad_weight", "grad_bias"];
-      for (let i = 0; i < 3; i++) {
-        assertClose(await grads[i].data(), f.f64(`${p}.${names[i]}`), 1e-5, `${p} ${names[i]}`);
-        grads[i].dispose();
-      }
-      out.dispose();
-    },
+    ignore: !haveTorchFixture(),
+    fn: () =>
+      checkTorchParity({
+        prefix: `conv2d.${name}`,
+        inputs: ["input", "weight", "bias"],
+        op: ([x, w, b]) => conv2d(x, w, b, { stride, padding: 1 }),
+      }),
   });
 }
 

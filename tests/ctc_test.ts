@@ -3,6 +3,7 @@ import { backward, tensor, tidy } from "../engine/mod.ts";
 import { ctcLoss, ctcLossWithSamples, type CtcReduction, type CtcStrategy } from "../kernels/ctc.ts";
 import { logSoftmax } from "../kernels/mod.ts";
 import { assertClose, checkOp, randn, Random } from "./harness.ts";
+import { haveTorchFixture, loadTorchFixture } from "./torch_fixtures.ts";
 
 const rng = new Random(21);
 
@@ -200,25 +201,14 @@ for (const c of CASES) {
   });
 }
 
-const FIXTURE = new URL("./fixtures/torch/ops.safetensors", import.meta.url);
 /** The fixture's F.ctc_loss calls pass blank=28 (the recognizer's). */
 const FIXTURE_BLANK = 28;
-const haveFixture = (() => {
-  try {
-    Deno.statSync(FIXTURE);
-    Deno.statSync(new URL("./torch_fixtures.ts", import.meta.url));
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 for (const strategy of ["loop", "perFrame"] as const) {
   Deno.test({
     name: `ctcLoss matches PyTorch F.ctc_loss (${strategy}): none/mean x zero_infinity, gradients`,
-    ignore: !haveFixture,
+    ignore: !haveTorchFixture(),
     fn: async () => {
-      const { loadTorchFixture } = await import("./torch_fixtures.ts");
       const f = loadTorchFixture("ops.safetensors");
       const [T, N, C] = f.shape("ctc.log_probs");
       const ilen = Array.from(f.i32("ctc.input_lengths"));
@@ -296,9 +286,8 @@ Deno.test("ctcLoss: the default blank is 0, as F.ctc_loss's", async () => {
 Deno.test({
   name:
     "ctcLoss with the default blank matches PyTorch F.ctc_loss on the fixture with classes 0 and 28 swapped",
-  ignore: !haveFixture,
+  ignore: !haveTorchFixture(),
   fn: async () => {
-    const { loadTorchFixture } = await import("./torch_fixtures.ts");
     const f = loadTorchFixture("ops.safetensors");
     const [T, N, C] = f.shape("ctc.log_probs");
     // Swapping two classes in the log-probabilities and the targets leaves every alignment's probability alone:

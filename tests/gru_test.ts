@@ -1,7 +1,8 @@
 import { equal as assertEquals } from "node:assert/strict";
 import { backward, tensor, tidy } from "../engine/mod.ts";
 import { biGru, type BiGruWeights, WEIGHT_ORDER } from "../kernels/gru.ts";
-import { assertClose, checkOp, randn, Random } from "./harness.ts";
+import { assertClose, checkOp, checkTorchParity, randn, Random } from "./harness.ts";
+import { haveTorchFixture, loadTorchFixture } from "./torch_fixtures.ts";
 
 const rng = new Random(11);
 
@@ -133,58 +134,22 @@ Deno.test("biGru packed: padded frames output exactly 0 and pass no gradient to 
   gx.dispose();
 });
 
-const FIXTURE = new URL("./fixtures/torch/ops.safetensors", import.meta.url);
-const haveFixture = (() => {
-  try {
-    Deno.statSync(FIXTURE);
-    Deno.statSync(new URL("./torch_fixtures.ts", import.meta.url));
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
 for (const kase of ["packed", "unpacked"]) {
   Deno.test({
     name: `biGru ${kase} matches PyTorch nn.GRU (bidirectional, batch_first): output and every gradient`,
-    ignore: !haveFixture,
-    fn: async () => {
-      const { loadTorchFixture } = await import("./torch_fixtures.ts");
+    ignore: !haveTorchFixture(),
+    fn: () => {
       const f = loadTorchFixture("ops.safetensors");
-      const p = `gru.${kase}.`;
-      const lengths = kase === "packed" ? Array.from(f.i32(p + "lengths")) : null;
+      const p = `gru.${kase}`;
+      const lengths = kase === "packed" ? Array.from(f.i32(`${p}.lengths`)) : null;
       const wNames = WEIGHT_NAMES.map((k) =>
         k.replace(/_reverse$/, "_l0_reverse").replace(/(_[ih]h)$/, "$1_l0")
       );
-      const res = tidy(() => {
-        const x = tensor(f.f32(p + "input"), f.shape(p + "input"));
-        x.requiresGrad = true;
-        const ws = wNames.map((n) => {
-          const t = tensor(f.f32(p + n), f.shape(p + n));
-          t.requiresGrad = true;
-          return t;
-        });
-        const y = biGru(x, lengths, named(ws), { batchFirst: true });
-        backward(y, tensor(f.f32(p + "gout"), f.shape(p + "gout")));
-        const grads = [x, ...ws].map((t) => {
-          const g = t.grad!;
-          t.grad = null;
-          return g;
-        });
-        return { y, grads };
+      return checkTorchParity({
+        prefix: p,
+        inputs: ["input", ...wNames],
+        op: ([x, ...ws]) => biGru(x, lengths, named(ws), { batchFirst: true }),
       });
-      assertClose(await res.y.data(), f.f64(p + "output"), 1e-5, `${kase} output`);
-      const names = ["input", ...wNames];
-      for (let i = 0; i < names.length; i++) {
-        assertClose(
-          await res.grads[i].data(),
-          f.f64(`${p}grad_${names[i]}`),
-          1e-5,
-          `${kase} grad ${names[i]}`,
-        );
-        res.grads[i].dispose();
-      }
-      res.y.dispose();
     },
   });
 }

@@ -4,6 +4,7 @@
  * gradient (backward with seed w) against central finite differences of the float64 reference.
  */
 import { backward, initGpu, Random, setQuiet, type Tensor, tensor, tidy } from "../engine/mod.ts";
+import { loadTorchFixture } from "./torch_fixtures.ts";
 
 export { Random };
 
@@ -113,16 +114,8 @@ export async function checkOp(c: GradCase): Promise<void> {
   out.dispose();
 }
 
-/** Row-major strides. */
-export function strides(shape: number[]): number[] {
-  const s = new Array(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= shape[i];
-  }
-  return s;
-}
+/** Row-major strides: the engine's own (ops_test imports it from here). */
+export { stridesOf as strides } from "../engine/shape.ts";
 
 /** Visits every multi-index of `shape` in row-major order. */
 export function forEachIndex(shape: number[], fn: (idx: number[], flat: number) => void): void {
@@ -135,4 +128,47 @@ export function forEachIndex(shape: number[], fn: (idx: number[], flat: number) 
       idx[k] = 0;
     }
   }
+}
+
+/** A parity check of an op against a PyTorch fixture: see checkTorchParity. */
+export interface TorchParityCase {
+  /** The tensors' common name prefix in the fixture, e.g. "conv2d.s2p1" for "conv2d.s2p1.input". */
+  prefix: string;
+  /** The op's inputs, in order: `${prefix}.${name}`, each with gradients checked against `${prefix}.grad_${name}`. */
+  inputs: string[];
+  /** The op on the GPU. */
+  op: (xs: Tensor[]) => Tensor;
+  /** The fixture file; default "ops.safetensors". */
+  file?: string;
+}
+
+/**
+ * Runs `op` on a fixture's inputs (float32, all requiring gradients), backward with seed `${prefix}.gout`, and
+ * checks the output against `${prefix}.output` and every input's gradient against `${prefix}.grad_${name}`, each
+ * to a relative error of 1e-5.
+ */
+export async function checkTorchParity(c: TorchParityCase): Promise<void> {
+  const f = loadTorchFixture(c.file ?? "ops.safetensors");
+  const p = c.prefix;
+  const { out, grads } = tidy(() => {
+    const ts = c.inputs.map((n) => {
+      const t = tensor(f.f32(`${p}.${n}`), f.shape(`${p}.${n}`));
+      t.requiresGrad = true;
+      return t;
+    });
+    const y = c.op(ts);
+    backward(y, tensor(f.f32(`${p}.gout`), y.shape));
+    const grads = ts.map((t) => {
+      const g = t.grad!;
+      t.grad = null;
+      return g;
+    });
+    return { out: y, grads };
+  });
+  assertClose(await out.data(), f.f64(`${p}.output`), 1e-5, `${p} output`);
+  for (let i = 0; i < c.inputs.length; i++) {
+    assertClose(await grads[i].data(), f.f64(`${p}.grad_${c.inputs[i]}`), 1e-5, `${p} grad_${c.inputs[i]}`);
+    grads[i].dispose();
+  }
+  out.dispose();
 }

@@ -2,8 +2,8 @@ import { backward, commands, tensor, tidy } from "../engine/mod.ts";
 import { ok } from "node:assert/strict";
 import { layerNorm, layerNormAxis } from "../kernels/layernorm.ts";
 import { permute } from "../kernels/layout.ts";
-import { assertClose, checkOp, randn, Random } from "./harness.ts";
-import { loadTorchFixture, TORCH_FIXTURES_DIR } from "./torch_fixtures.ts";
+import { assertClose, checkOp, checkTorchParity, randn, Random } from "./harness.ts";
+import { haveTorchFixture } from "./torch_fixtures.ts";
 
 const rng = new Random(21);
 
@@ -126,43 +126,15 @@ Deno.test("layerNormAxis over H equals PyTorch's CNNLayerNorm transpose, LayerNo
   b2.dispose();
 });
 
-const haveOps = (() => {
-  try {
-    Deno.statSync(new URL("ops.safetensors", TORCH_FIXTURES_DIR));
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
 Deno.test({
   name: "layerNorm matches PyTorch's F.layer_norm and its gradients",
-  ignore: !haveOps,
-  fn: async () => {
-    const f = loadTorchFixture("ops.safetensors");
-    const p = "layer_norm.last";
-    const { out, grads } = tidy(() => {
-      const x = tensor(f.f32(`${p}.input`), f.shape(`${p}.input`));
-      const w = tensor(f.f32(`${p}.weight`), f.shape(`${p}.weight`));
-      const b = tensor(f.f32(`${p}.bias`), f.shape(`${p}.bias`));
-      for (const t of [x, w, b]) t.requiresGrad = true;
-      const y = layerNorm(x, w, b, 1e-5);
-      backward(y, tensor(f.f32(`${p}.gout`), y.shape));
-      const grads = [x, w, b].map((t) => {
-        const g = t.grad!;
-        t.grad = null;
-        return g;
-      });
-      return { out: y, grads };
-    });
-    assertClose(await out.data(), f.f64(`${p}.output`), 1e-5, `${p} output`);
-    const names = ["grad_input", "grad_weight", "grad_bias"];
-    for (let i = 0; i < 3; i++) {
-      assertClose(await grads[i].data(), f.f64(`${p}.${names[i]}`), 1e-5, `${p} ${names[i]}`);
-      grads[i].dispose();
-    }
-    out.dispose();
-  },
+  ignore: !haveTorchFixture(),
+  fn: () =>
+    checkTorchParity({
+      prefix: "layer_norm.last",
+      inputs: ["input", "weight", "bias"],
+      op: ([x, w, b]) => layerNorm(x, w, b, 1e-5),
+    }),
 });
 
 Deno.test("layerNorm forward and backward inside tidy leave no live buffers behind", async () => {

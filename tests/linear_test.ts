@@ -1,8 +1,8 @@
-import { backward, type Tensor, tensor, tidy } from "../engine/mod.ts";
+import { tensor, tidy } from "../engine/mod.ts";
 import { gelu } from "../kernels/elementwise.ts";
 import { linear } from "../kernels/linear.ts";
-import { assertClose, checkOp, randn, Random } from "./harness.ts";
-import { loadTorchFixture, TORCH_FIXTURES_DIR } from "./torch_fixtures.ts";
+import { checkOp, checkTorchParity, randn, Random } from "./harness.ts";
+import { haveTorchFixture } from "./torch_fixtures.ts";
 import { ok } from "node:assert/strict";
 
 const rng = new Random(41);
@@ -61,54 +61,19 @@ Deno.test("linear names the mismatched sizes", () => {
   });
 });
 
-const haveOps = (() => {
-  try {
-    Deno.statSync(new URL("ops.safetensors", TORCH_FIXTURES_DIR));
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
-/** Runs `op` on the fixture's inputs with gout as the seed; returns output and input gradients. */
-async function runFixture(prefix: string, names: string[], op: (ts: Tensor[]) => Tensor) {
-  const f = loadTorchFixture("ops.safetensors");
-  const { out, grads } = tidy(() => {
-    const ts = names.map((n) => {
-      const t = tensor(f.f32(`${prefix}.${n}`), f.shape(`${prefix}.${n}`));
-      t.requiresGrad = true;
-      return t;
-    });
-    const y = op(ts);
-    backward(y, tensor(f.f32(`${prefix}.gout`), y.shape));
-    const grads = ts.map((t) => {
-      const g = t.grad!;
-      t.grad = null;
-      return g;
-    });
-    return { out: y, grads };
-  });
-  assertClose(await out.data(), f.f64(`${prefix}.output`), 1e-5, `${prefix} output`);
-  for (let i = 0; i < names.length; i++) {
-    assertClose(
-      await grads[i].data(),
-      f.f64(`${prefix}.grad_${names[i]}`),
-      1e-5,
-      `${prefix} grad_${names[i]}`,
-    );
-    grads[i].dispose();
-  }
-  out.dispose();
-}
-
 Deno.test({
   name: "linear matches PyTorch's F.linear and its gradients",
-  ignore: !haveOps,
-  fn: () => runFixture("linear.odd", ["input", "weight", "bias"], ([x, w, b]) => linear(x, w, b)),
+  ignore: !haveTorchFixture(),
+  fn: () =>
+    checkTorchParity({
+      prefix: "linear.odd",
+      inputs: ["input", "weight", "bias"],
+      op: ([x, w, b]) => linear(x, w, b),
+    }),
 });
 
 Deno.test({
   name: "gelu matches PyTorch's exact F.gelu and its gradient",
-  ignore: !haveOps,
-  fn: () => runFixture("gelu.odd", ["input"], ([x]) => gelu(x)),
+  ignore: !haveTorchFixture(),
+  fn: () => checkTorchParity({ prefix: "gelu.odd", inputs: ["input"], op: ([x]) => gelu(x) }),
 });

@@ -15,6 +15,16 @@ import { readSafetensors, type SafeTensor } from "../model/safetensors.ts";
 /** The folder holding the fixture files. */
 export const TORCH_FIXTURES_DIR: URL = new URL("./fixtures/torch/", import.meta.url);
 
+/** Whether tests/fixtures/torch/ holds `file` (default "ops.safetensors"): parity tests are ignored without it. */
+export function haveTorchFixture(file = "ops.safetensors"): boolean {
+  try {
+    Deno.statSync(new URL(file, TORCH_FIXTURES_DIR));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** One fixture file, with typed accessors that fail with the file and tensor name when something is missing. */
 export class TorchFixture {
   constructor(
