@@ -7,7 +7,7 @@ import {
   validateConfig,
 } from "../model/config.ts";
 import { UsageError } from "./common.ts";
-import { defineCli, helpText, parseFlags } from "./flags.ts";
+import { defineCli, type Flag, helpText, parseFlags } from "./flags.ts";
 
 export interface TrainArgs {
   data?: string;
@@ -53,6 +53,211 @@ export interface TrainDefaults {
 /** The tutorial's recipe, used for a user's data. */
 export const TUTORIAL_DEFAULTS: TrainDefaults = { config: "tutorial", epochs: 10, batchSize: 20, lr: 5e-4 };
 
+/** Where the speech comes from: the corpus folder, its subsets, fetching it, a cap on its size. */
+const DATA_FLAGS = {
+  data: {
+    type: "path",
+    arg: "DIR",
+    group: "data",
+    help: "a LibriSpeech root (DIR/LibriSpeech/<subset>), a subset folder, or a folder of ../shared/speech " +
+      "(fsdd and rhasspy-cathy are split into train/test by their own rules)",
+  },
+  "train-subset": {
+    type: "string",
+    group: "data",
+    help: "training subset under DIR",
+    defaultText: "train-clean-100 for a LibriSpeech root",
+  },
+  "test-subset": {
+    type: "string",
+    group: "data",
+    help: "evaluation subset under DIR",
+    defaultText: "test-clean for a LibriSpeech root",
+  },
+  download: {
+    type: "boolean",
+    group: "data",
+    help: "fetch the train and test subsets from openslr into DIR (default ./data) first",
+  },
+  limit: {
+    type: "integer",
+    min: 1,
+    group: "data",
+    help: "use only the first N training utterances (quick experiments)",
+  },
+} as const satisfies Record<string, Flag>;
+
+/** The model: a preset and the sizes and variants that override it; the preset's default from `d`. */
+function modelFlags(d: TrainDefaults) {
+  return {
+    config: {
+      type: "enum",
+      choices: ["tiny", "small", "tutorial"],
+      default: d.config,
+      arg: "NAME",
+      group: "model",
+      help: "tiny | small | tutorial",
+      defaultText:
+        `${d.config}; for the bundled sample: tiny, with 20 epochs, batch 5, lr 3e-3, clip 400 and ` +
+        "no SpecAugment unless given",
+    },
+    "n-cnn-layers": {
+      type: "integer",
+      min: 0,
+      group: "model",
+      help: "ResCNN layers (overrides the preset)",
+    },
+    "n-rnn-layers": {
+      type: "integer",
+      min: 1,
+      group: "model",
+      help: "BiGRU layers (overrides the preset)",
+    },
+    "rnn-dim": {
+      type: "integer",
+      min: 1,
+      group: "model",
+      help: "BiGRU hidden size (overrides the preset)",
+    },
+    "n-feats": { type: "integer", min: 2, group: "model", help: "mel bands (overrides the preset)" },
+    dropout: {
+      type: "number",
+      min: 0,
+      max: 1,
+      maxExclusive: true,
+      arg: "P",
+      group: "model",
+      help: "dropout probability (overrides the preset)",
+    },
+    "gru-layout": {
+      type: "enum",
+      choices: ["default", "tutorial"],
+      arg: "L",
+      group: "model",
+      help: "default (every BiGRU over time, packed lengths) | tutorial (the tutorial's bug)",
+    },
+    features: {
+      type: "enum",
+      choices: ["mel", "logmel"],
+      arg: "F",
+      group: "model",
+      help: "mel (the tutorial's raw power) | logmel (log(mel + 1e-6), trains better)",
+    },
+  } as const satisfies Record<string, Flag>;
+}
+
+/** The training recipe: schedule, batches, regularization; the data-dependent defaults from `d`. */
+function trainingFlags(d: TrainDefaults) {
+  return {
+    epochs: { type: "integer", min: 1, default: d.epochs, group: "training", help: "" },
+    "batch-size": { type: "integer", min: 1, default: d.batchSize, group: "training", help: "" },
+    lr: {
+      type: "number",
+      min: 0,
+      minExclusive: true,
+      default: d.lr,
+      group: "training",
+      help: "peak learning rate of OneCycleLR",
+    },
+    anneal: {
+      type: "enum",
+      choices: ["linear", "cos"],
+      default: "linear",
+      group: "training",
+      help: "OneCycleLR annealing",
+    },
+    "clip-grad-norm": {
+      type: "number",
+      min: 0,
+      minExclusive: true,
+      group: "training",
+      help: "clip gradients to this global norm",
+      defaultText: d.clipGradNorm === undefined ? "off" : String(d.clipGradNorm),
+    },
+    "no-specaugment": {
+      type: "boolean",
+      group: "training",
+      help: "turn SpecAugment (FrequencyMasking 15, TimeMasking 35) off",
+    },
+    specaugment: {
+      type: "boolean",
+      group: "training",
+      help: "turn SpecAugment on (the default except for the bundled sample)",
+    },
+    bucketed: { type: "boolean", group: "training", help: "length-bucketed batches (less padding)" },
+    seed: { type: "integer", min: 0, default: 7, group: "training", help: "" },
+    workers: {
+      type: "integer",
+      min: 0,
+      default: 1,
+      group: "training",
+      help: "audio decoding workers; 0 decodes on the main thread",
+    },
+  } as const satisfies Record<string, Flag>;
+}
+
+/** The run folder and what goes into it (logs, checkpoints, evaluation), and what is printed at the end. */
+const OUTPUT_FLAGS = {
+  out: {
+    type: "path",
+    arg: "DIR",
+    group: "output",
+    help: "run folder: metrics.jsonl, report.html, checkpoints/",
+    defaultText: "runs/<date-time>",
+  },
+  resume: {
+    type: "boolean",
+    group: "output",
+    help: "continue the run in --out from its newest checkpoint, exactly where it stopped",
+  },
+  "log-every": {
+    type: "integer",
+    min: 1,
+    default: 10,
+    group: "output",
+    help: "read the loss back from the GPU every N steps",
+  },
+  "checkpoint-every": {
+    type: "integer",
+    min: 0,
+    default: 0,
+    group: "output",
+    help: "also checkpoint every N steps",
+    defaultText: "0: at epoch ends only",
+  },
+  keep: {
+    type: "integer",
+    min: 1,
+    default: 3,
+    group: "output",
+    help: "keep the newest N checkpoints besides the best by dev CER",
+  },
+  "eval-limit": {
+    type: "integer",
+    min: 1,
+    group: "output",
+    help: "evaluate on at most N utterances",
+    defaultText: "all",
+  },
+  profile: {
+    type: "boolean",
+    group: "output",
+    help: "print where the time went at the end (stderr): wall time per phase (decode audio, features, " +
+      "forward, backward, optimizer, readback, eval, checkpoint) and GPU time and launches per kernel " +
+      "family; also after the first epoch of a longer run",
+  },
+  memory: {
+    type: "boolean",
+    group: "output",
+    help: "print the peak GPU memory and the peak resident memory at the end (stderr)",
+  },
+  "memory-limit": {
+    type: "size",
+    group: "output",
+    help: "keep the engine's GPU memory under SIZE (e.g. 8GB); over it, a clear error",
+  },
+} as const satisfies Record<string, Flag>;
+
 /** The train command's flags; the defaults of the data-dependent ones (epochs, batch size, lr) from `d`. */
 export function trainSpec(d: TrainDefaults = TUTORIAL_DEFAULTS) {
   return defineCli({
@@ -60,193 +265,12 @@ export function trainSpec(d: TrainDefaults = TUTORIAL_DEFAULTS) {
     intro:
       `Trains the DeepSpeech2-style recognizer (ResCNN + BiGRU + CTC). With no --data and no ./data folder it trains a
 small model on the bundled sample corpus (data/sample, CC0 speech) so you can see it learn in minutes.`,
+    // The groups in the order --help lists them.
     flags: {
-      data: {
-        type: "path",
-        arg: "DIR",
-        group: "data",
-        help:
-          "a LibriSpeech root (DIR/LibriSpeech/<subset>), a subset folder, or a folder of ../shared/speech " +
-          "(fsdd and rhasspy-cathy are split into train/test by their own rules)",
-      },
-      "train-subset": {
-        type: "string",
-        group: "data",
-        help: "training subset under DIR",
-        defaultText: "train-clean-100 for a LibriSpeech root",
-      },
-      "test-subset": {
-        type: "string",
-        group: "data",
-        help: "evaluation subset under DIR",
-        defaultText: "test-clean for a LibriSpeech root",
-      },
-      download: {
-        type: "boolean",
-        group: "data",
-        help: "fetch the train and test subsets from openslr into DIR (default ./data) first",
-      },
-      limit: {
-        type: "integer",
-        min: 1,
-        group: "data",
-        help: "use only the first N training utterances (quick experiments)",
-      },
-      config: {
-        type: "enum",
-        choices: ["tiny", "small", "tutorial"],
-        default: d.config,
-        arg: "NAME",
-        group: "model",
-        help: "tiny | small | tutorial",
-        defaultText:
-          `${d.config}; for the bundled sample: tiny, with 20 epochs, batch 5, lr 3e-3, clip 400 and ` +
-          "no SpecAugment unless given",
-      },
-      "n-cnn-layers": {
-        type: "integer",
-        min: 0,
-        group: "model",
-        help: "ResCNN layers (overrides the preset)",
-      },
-      "n-rnn-layers": {
-        type: "integer",
-        min: 1,
-        group: "model",
-        help: "BiGRU layers (overrides the preset)",
-      },
-      "rnn-dim": {
-        type: "integer",
-        min: 1,
-        group: "model",
-        help: "BiGRU hidden size (overrides the preset)",
-      },
-      "n-feats": { type: "integer", min: 2, group: "model", help: "mel bands (overrides the preset)" },
-      dropout: {
-        type: "number",
-        min: 0,
-        max: 1,
-        maxExclusive: true,
-        arg: "P",
-        group: "model",
-        help: "dropout probability (overrides the preset)",
-      },
-      "gru-layout": {
-        type: "enum",
-        choices: ["default", "tutorial"],
-        arg: "L",
-        group: "model",
-        help: "default (every BiGRU over time, packed lengths) | tutorial (the tutorial's bug)",
-      },
-      features: {
-        type: "enum",
-        choices: ["mel", "logmel"],
-        arg: "F",
-        group: "model",
-        help: "mel (the tutorial's raw power) | logmel (log(mel + 1e-6), trains better)",
-      },
-      epochs: { type: "integer", min: 1, default: d.epochs, group: "training", help: "" },
-      "batch-size": { type: "integer", min: 1, default: d.batchSize, group: "training", help: "" },
-      lr: {
-        type: "number",
-        min: 0,
-        minExclusive: true,
-        default: d.lr,
-        group: "training",
-        help: "peak learning rate of OneCycleLR",
-      },
-      anneal: {
-        type: "enum",
-        choices: ["linear", "cos"],
-        default: "linear",
-        group: "training",
-        help: "OneCycleLR annealing",
-      },
-      "clip-grad-norm": {
-        type: "number",
-        min: 0,
-        minExclusive: true,
-        group: "training",
-        help: "clip gradients to this global norm",
-        defaultText: d.clipGradNorm === undefined ? "off" : String(d.clipGradNorm),
-      },
-      "no-specaugment": {
-        type: "boolean",
-        group: "training",
-        help: "turn SpecAugment (FrequencyMasking 15, TimeMasking 35) off",
-      },
-      specaugment: {
-        type: "boolean",
-        group: "training",
-        help: "turn SpecAugment on (the default except for the bundled sample)",
-      },
-      bucketed: { type: "boolean", group: "training", help: "length-bucketed batches (less padding)" },
-      seed: { type: "integer", min: 0, default: 7, group: "training", help: "" },
-      workers: {
-        type: "integer",
-        min: 0,
-        default: 1,
-        group: "training",
-        help: "audio decoding workers; 0 decodes on the main thread",
-      },
-      out: {
-        type: "path",
-        arg: "DIR",
-        group: "output",
-        help: "run folder: metrics.jsonl, report.html, checkpoints/",
-        defaultText: "runs/<date-time>",
-      },
-      resume: {
-        type: "boolean",
-        group: "output",
-        help: "continue the run in --out from its newest checkpoint, exactly where it stopped",
-      },
-      "log-every": {
-        type: "integer",
-        min: 1,
-        default: 10,
-        group: "output",
-        help: "read the loss back from the GPU every N steps",
-      },
-      "checkpoint-every": {
-        type: "integer",
-        min: 0,
-        default: 0,
-        group: "output",
-        help: "also checkpoint every N steps",
-        defaultText: "0: at epoch ends only",
-      },
-      keep: {
-        type: "integer",
-        min: 1,
-        default: 3,
-        group: "output",
-        help: "keep the newest N checkpoints besides the best by dev CER",
-      },
-      "eval-limit": {
-        type: "integer",
-        min: 1,
-        group: "output",
-        help: "evaluate on at most N utterances",
-        defaultText: "all",
-      },
-      profile: {
-        type: "boolean",
-        group: "output",
-        help: "print where the time went at the end (stderr): wall time per phase (decode audio, features, " +
-          "forward, backward, optimizer, readback, eval, checkpoint) and GPU time and launches per kernel " +
-          "family; also after the first epoch of a longer run",
-      },
-      memory: {
-        type: "boolean",
-        group: "output",
-        help: "print the peak GPU memory and the peak resident memory at the end (stderr)",
-      },
-      "memory-limit": {
-        type: "size",
-        group: "output",
-        help: "keep the engine's GPU memory under SIZE (e.g. 8GB); over it, a clear error",
-      },
+      ...DATA_FLAGS,
+      ...modelFlags(d),
+      ...trainingFlags(d),
+      ...OUTPUT_FLAGS,
     },
   });
 }
