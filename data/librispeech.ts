@@ -7,6 +7,8 @@
  */
 
 import { basename, dirname, join, resolve } from "node:path";
+import { AudioFormatError } from "./audio_error.ts";
+import { type HeaderSource, readStreamInfoFrom } from "./flac/header.ts";
 import { CharacterMapError, textToInts } from "./text.ts";
 
 /** One utterance as listed: everything but the waveform. */
@@ -336,7 +338,11 @@ async function addDurations(dir: string, utterances: UtteranceInfo[]): Promise<v
   const worker = async () => {
     while (next < rest.length) {
       const u = rest[next++];
-      const info = await readFlacStreamInfo(u.audioPath);
+      // A damaged header leaves the duration unknown; decoding the file is what reports it.
+      const info = await readFlacStreamInfo(u.audioPath).catch((error) => {
+        if (error instanceof AudioFormatError) return null;
+        throw error;
+      });
       if (info && info.totalSamples > 0) {
         u.seconds = info.totalSamples / info.sampleRate;
         u.fileSampleRate = info.sampleRate;
@@ -394,33 +400,53 @@ export interface FlacStreamInfo {
 }
 
 /**
- * The STREAMINFO block of a FLAC file, read from its first bytes only (after an ID3v2 tag, if any). Returns
- * null for a file that does not start like FLAC: decoding it is what reports the problem.
+ * The STREAMINFO block of a FLAC file, read from its first bytes only (after an ID3v2 tag, if any, its footer
+ * too) by the same header reader the decoder uses. Returns null for a file that does not start like FLAC:
+ * decoding it is what reports the problem. A file that starts like FLAC (or with an ID3v2 tag) but whose tag
+ * or STREAMINFO is truncated or malformed is an AudioFormatError naming the file and byte offset.
  */
 export async function readFlacStreamInfo(path: string): Promise<FlacStreamInfo | null> {
   const file = await Deno.open(path, { read: true });
   try {
-    let offset = 0;
-    let head = await readAt(file, 0, 10);
-    if (head.length === 10 && head[0] === 0x49 && head[1] === 0x44 && head[2] === 0x33) {
-      // ID3v2: a 10-byte header, then a synchsafe size (and a 10-byte footer when flag 0x10 is set).
-      const size = (head[6] << 21) | (head[7] << 14) | (head[8] << 7) | head[9];
-      offset = 10 + size + (head[5] & 0x10 ? 10 : 0);
-    }
-    head = await readAt(file, offset, 42);
-    if (head.length < 42) return null;
-    if (head[0] !== 0x66 || head[1] !== 0x4c || head[2] !== 0x61 || head[3] !== 0x43) return null;
-    if ((head[4] & 0x7f) !== 0) return null; // the first metadata block must be STREAMINFO
-    const s = head.subarray(8);
-    const sampleRate = (s[10] << 12) | (s[11] << 4) | (s[12] >> 4);
-    const channels = ((s[12] >> 1) & 0x07) + 1;
-    const bitsPerSample = (((s[12] & 0x01) << 4) | (s[13] >> 4)) + 1;
-    const totalSamples = (s[13] & 0x0f) * 2 ** 32 + ((s[14] << 24) >>> 0) + (s[15] << 16) + (s[16] << 8) +
-      s[17];
-    if (sampleRate === 0) return null;
+    const info = await readStreamInfoFrom(new FileHeaderSource(file));
+    if (info === null) return null;
+    const { sampleRate, channels, bitsPerSample, totalSamples } = info;
     return { sampleRate, channels, bitsPerSample, totalSamples };
+  } catch (error) {
+    throw error instanceof AudioFormatError && error.file === undefined ? error.withFile(path) : error;
   } finally {
     file.close();
+  }
+}
+
+/** A file's first bytes as the FLAC header reader wants them: read in small chunks, seeking over skips. */
+class FileHeaderSource implements HeaderSource {
+  private pos = 0;
+  private chunk: Uint8Array = new Uint8Array(0);
+  private chunkStart = 0;
+  private size = -1;
+
+  constructor(private readonly file: Deno.FsFile) {}
+
+  offset(): number {
+    return this.pos;
+  }
+
+  async peek(n: number): Promise<Uint8Array> {
+    const from = this.pos - this.chunkStart;
+    if (from < 0 || from + n > this.chunk.length) {
+      this.chunk = await readAt(this.file, this.pos, Math.max(n, 4096));
+      this.chunkStart = this.pos;
+      return this.chunk.subarray(0, n);
+    }
+    return this.chunk.subarray(from, from + n);
+  }
+
+  async skip(n: number): Promise<number> {
+    if (this.size < 0) this.size = (await this.file.stat()).size;
+    const k = Math.max(0, Math.min(n, this.size - this.pos));
+    this.pos += k;
+    return k;
   }
 }
 

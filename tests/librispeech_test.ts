@@ -135,6 +135,28 @@ Deno.test("readFlacStreamInfo reads a hand-made header, after an ID3v2 tag too",
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("a FLAC with a damaged ID3v2 tag: readFlacStreamInfo names the file and offset, listing leaves the duration unknown", async () => {
+  const root = await makeCorpus({
+    // A tag header declaring 300 bytes, then the file ends.
+    "90004/1/90004-1-0000.flac": "ID3\x04\x00\x00\x00\x00\x02\x2c",
+    "90004/1/90004-1-0001.flac": {
+      copy: new URL("../data/sample/dev/90101/2/90101-2-0030.flac", import.meta.url).pathname,
+    },
+    "90004/1/90004-1.trans.txt": "90004-1-0000 ZERO\n90004-1-0001 ONE\n",
+  });
+  try {
+    await assert.rejects(
+      readFlacStreamInfo(join(root, "90004/1/90004-1-0000.flac")),
+      /90004-1-0000\.flac at byte 10: stream ends inside the ID3v2 tag at byte 0 \(310 bytes\)/,
+    );
+    const corpus = await LibriSpeechCorpus.open(root);
+    assert.equal(corpus.utterances[0].seconds, undefined);
+    assert.ok(corpus.utterances[1].seconds! > 0);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test({
   name: "a root may be the LibriSpeech root, the subset folder, or a shared source",
   ignore: !hasShared,

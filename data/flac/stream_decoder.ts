@@ -15,9 +15,15 @@ import {
 import { isFrameSync } from "./frame_header.ts";
 import { FlacMd5 } from "./md5.ts";
 import {
+  type HeaderSource,
+  readBlockHeader,
+  readStreamInfoBody,
+  readStreamStart,
+  skipBytes,
+} from "./header.ts";
+import {
   BLOCK_TYPE_NAMES,
   type MetadataBlockInfo,
-  parseStreamInfo,
   parseVorbisComments,
   type StreamInfo,
   type VorbisComments,
@@ -202,19 +208,28 @@ export class FlacStreamDecoder {
     }
   }
 
-  private async skip(n: number, what: string): Promise<void> {
-    let left = n;
-    for (;;) {
-      const take = Math.min(left, this.available());
-      this.reader.pos += take * 8;
-      left -= take;
-      if (left === 0) return;
-      this.compactBeforeReader();
-      if (!(await this.buffer.pull())) {
-        throw new AudioFormatError(`stream ends inside ${what}`, this.reader.byteOffset());
-      }
-      this.reader.sync();
-    }
+  /** The metadata section as the shared header reader sees it (bytes at the byte-aligned read position). */
+  private headerSource(): HeaderSource {
+    return {
+      offset: () => this.reader.byteOffset(),
+      peek: async (n) => {
+        await this.ensureLookahead(n);
+        const i = this.reader.byteIndex();
+        return this.buffer.bytes.subarray(i, Math.min(i + n, this.buffer.length));
+      },
+      skip: async (n) => {
+        let left = n;
+        for (;;) {
+          const take = Math.min(left, this.available());
+          this.reader.pos += take * 8;
+          left -= take;
+          if (left === 0) return n;
+          this.compactBeforeReader();
+          if (!(await this.buffer.pull())) return n - left;
+          this.reader.sync();
+        }
+      },
+    };
   }
 
   private compactBeforeReader(): void {
@@ -228,52 +243,32 @@ export class FlacStreamDecoder {
     const blocks: MetadataBlockInfo[] = [];
     let streamInfo: StreamInfo | null = null;
     let vorbisComments: VorbisComments | null = null;
-    await this.need(4, "the stream marker").catch(() => {
-      throw new AudioFormatError("stream is too short to be FLAC", 0);
-    });
-    const bytes = () => this.buffer.bytes;
-    let i = r.byteIndex();
-    if (bytes()[i] === 0x49 && bytes()[i + 1] === 0x44 && bytes()[i + 2] === 0x33) {
-      // An ID3v2 tag before the marker: 10-byte header with a 28-bit "syncsafe" size.
-      await this.need(10, "an ID3v2 tag header");
-      i = r.byteIndex();
-      const b = bytes();
-      const size = (b[i + 6] << 21) | (b[i + 7] << 14) | (b[i + 8] << 7) | b[i + 9];
-      await this.skip(10 + size, "an ID3v2 tag");
-      await this.need(4, "the stream marker");
-      i = r.byteIndex();
-    }
-    const b = bytes();
-    if (isFrameSync(b, i)) {
+    const src = this.headerSource();
+    const start = await readStreamStart(src);
+    if (start === "short") throw new AudioFormatError("stream is too short to be FLAC", 0);
+    if (start === "frame") {
       return { streamInfo: null, blocks, vorbisComments: null, audioOffset: r.byteOffset() };
     }
-    if (!(b[i] === 0x66 && b[i + 1] === 0x4c && b[i + 2] === 0x61 && b[i + 3] === 0x43)) {
+    if (start === "other") {
       throw new AudioFormatError("not a FLAC stream: no fLaC marker and no frame sync code", r.byteOffset());
     }
-    r.pos += 32;
     for (let last = false; !last;) {
-      await this.need(4, "a metadata block header");
-      const offset = r.byteOffset();
-      last = r.readBits(1) === 1;
-      const type = r.readBits(7);
-      const length = r.readBits(24);
-      if (type === 127) throw new AudioFormatError("invalid metadata block type 127", offset);
+      const header = await readBlockHeader(src);
+      const { type, offset, length } = header;
+      last = header.last;
       blocks.push({ type, offset, length });
       const name = BLOCK_TYPE_NAMES[type] ?? `metadata block of type ${type}`;
-      if (type === 0 || (type === 4 && length <= MAX_PARSED_COMMENT_BYTES)) {
+      if (type === 0) {
+        if (streamInfo) throw new AudioFormatError("second STREAMINFO block", offset);
+        streamInfo = await readStreamInfoBody(src, header);
+        this.md5FieldOffset = offset + 4 + 18;
+      } else if (type === 4 && length <= MAX_PARSED_COMMENT_BYTES) {
         await this.need(length, `the ${name} block`);
-        const start = r.byteIndex();
-        const body = this.buffer.bytes.subarray(start, start + length);
-        if (type === 0) {
-          if (streamInfo) throw new AudioFormatError("second STREAMINFO block", offset);
-          streamInfo = parseStreamInfo(body, offset);
-          this.md5FieldOffset = offset + 4 + 18;
-        } else {
-          vorbisComments = parseVorbisComments(body);
-        }
+        const at = r.byteIndex();
+        vorbisComments = parseVorbisComments(this.buffer.bytes.subarray(at, at + length));
         r.pos += length * 8;
       } else {
-        await this.skip(length, `the ${name} block`);
+        await skipBytes(src, length, `the ${name} block`);
       }
     }
     const audioOffset = r.byteOffset();
