@@ -147,6 +147,53 @@ function parseContentRange(header: string | null): { start: number; total?: numb
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+function knownSubset(subset: string): { md5: string; bytes?: number } {
+  const known = LIBRISPEECH_SUBSETS[subset];
+  if (!known) {
+    throw new DownloadError(
+      `unknown LibriSpeech subset "${subset}": expected one of ${
+        Object.keys(LIBRISPEECH_SUBSETS).join(", ")
+      }`,
+    );
+  }
+  return known;
+}
+
+/**
+ * Clears away a corrupt archive and its partial extraction, and returns the error saying so. The archive is
+ * deleted because resuming it would only append to the same bad bytes.
+ */
+async function corruptArchive(
+  url: string,
+  staging: string,
+  downloadedFile: string,
+  reason: string,
+  compressedBytes: number,
+): Promise<DownloadError> {
+  await removeIfPresent(staging);
+  await removeIfPresent(downloadedFile);
+  return new DownloadError(
+    `truncated or corrupt archive ${url}: ${reason}, after ${compressedBytes} compressed bytes; ` +
+      `${downloadedFile} was deleted, so the next try starts afresh`,
+  );
+}
+
+/** Moves the verified extraction from the staging folder into `<libriRoot>`, checking the subset is there. */
+async function moveIntoPlace(url: string, staging: string, libriRoot: string, subset: string): Promise<void> {
+  await mergeInto(join(staging, "LibriSpeech"), libriRoot).catch((error) => {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new DownloadError(
+        `${url} holds no LibriSpeech/ folder; the extracted files are left in ${staging}`,
+      );
+    }
+    throw error;
+  });
+  await removeIfPresent(staging);
+  if (await fileSize(join(libriRoot, subset)) === undefined) {
+    throw new DownloadError(`${url} holds no LibriSpeech/${subset}/ folder`);
+  }
+}
+
 /**
  * Downloads and extracts `subset` into `<root>/LibriSpeech/<subset>`. Returns at once when that folder exists
  * (unless `force`). A complete `<root>/LibriSpeech/<subset>.tar.gz` already on disk is used instead of the
@@ -157,14 +204,7 @@ export async function downloadLibriSpeech(
   root: string,
   options: DownloadOptions = {},
 ): Promise<DownloadResult> {
-  const known = LIBRISPEECH_SUBSETS[subset];
-  if (!known) {
-    throw new DownloadError(
-      `unknown LibriSpeech subset "${subset}": expected one of ${
-        Object.keys(LIBRISPEECH_SUBSETS).join(", ")
-      }`,
-    );
-  }
+  const known = knownSubset(subset);
   const expectedMd5 = options.md5 === undefined ? known.md5 : options.md5;
   const base = (options.base ?? OPENSLR_LIBRISPEECH).replace(/\/+$/, "");
   const url = `${base}/${subset}.tar.gz`;
@@ -202,15 +242,8 @@ export async function downloadLibriSpeech(
 
   const fromDisk = await fileSize(archive);
   const downloadedFile = fromDisk !== undefined ? archive : part;
-  // A corrupt archive is deleted: resuming it would only append to the same bad bytes.
-  const corrupt = async (reason: string, compressedBytes: number) => {
-    await removeIfPresent(staging);
-    await removeIfPresent(downloadedFile);
-    return new DownloadError(
-      `truncated or corrupt archive ${url}: ${reason}, after ${compressedBytes} compressed bytes; ` +
-        `${downloadedFile} was deleted, so the next try starts afresh`,
-    );
-  };
+  const corrupt = (reason: string, compressedBytes: number) =>
+    corruptArchive(url, staging, downloadedFile, reason, compressedBytes);
   try {
     if (fromDisk !== undefined) {
       note(`using the archive already at ${archive}`);
@@ -252,18 +285,7 @@ export async function downloadLibriSpeech(
   }
   if (extractError !== undefined) throw await corrupt(extractError, archiveBytes);
 
-  await mergeInto(join(staging, "LibriSpeech"), libriRoot).catch((error) => {
-    if (error instanceof Deno.errors.NotFound) {
-      throw new DownloadError(
-        `${url} holds no LibriSpeech/ folder; the extracted files are left in ${staging}`,
-      );
-    }
-    throw error;
-  });
-  await removeIfPresent(staging);
-  if (await fileSize(dir) === undefined) {
-    throw new DownloadError(`${url} holds no LibriSpeech/${subset}/ folder`);
-  }
+  await moveIntoPlace(url, staging, libriRoot, subset);
   if (downloadedFile === part) {
     if (options.keepArchive) await Deno.rename(part, archive);
     else await Deno.remove(part);
