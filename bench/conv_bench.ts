@@ -5,11 +5,12 @@
  * whole step (forward + backward counted as 3x the forward's multiply-adds, 2x for the first conv), beside
  * PyTorch's F.conv2d on the CPU (2 threads) measured in the same run when Debian's PyTorch is installed.
  */
-import { backward, commands, initGpu, parameter, Random, setQuiet, tensor, tidy } from "../engine/mod.ts";
+import { initGpu, parameter, Random, setQuiet, tensor } from "../engine/mod.ts";
 import "../kernels/mod.ts";
 import { conv2d } from "../kernels/conv2d.ts";
 import { runPythonPeer } from "./python_peer.ts";
 import { report } from "./report.ts";
+import { backwardStep, stepsPerSecond } from "./steps.ts";
 
 interface ConvShape {
   name: string;
@@ -103,20 +104,10 @@ async function oursStepsPerSecond(s: ConvShape, steps: number): Promise<number> 
   const w = parameter(rand(s.cout * s.cin * 9, 0.2), [s.cout, s.cin, 3, 3], "weight");
   const b = parameter(rand(s.cout, 0.1), [s.cout], "bias");
   const g = tensor(rand(s.batch * s.cout * oh * ow, 1), [s.batch, s.cout, oh, ow]);
-  const step = () =>
-    tidy(() => {
-      backward(conv2d(x, w, b, { stride: s.stride, padding: 1 }), g);
-      for (const p of [x, w, b]) {
-        p.grad?.dispose();
-        p.grad = null;
-      }
-    });
-  step();
-  await commands().sync();
-  const t0 = performance.now();
-  for (let i = 0; i < steps; i++) step();
-  await commands().sync();
-  const rate = steps / ((performance.now() - t0) / 1000);
+  const rate = await stepsPerSecond(
+    steps,
+    () => backwardStep(() => conv2d(x, w, b, { stride: s.stride, padding: 1 }), g, [x, w, b]),
+  );
   for (const t of [x, w, b, g]) t.dispose();
   return rate;
 }

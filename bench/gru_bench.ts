@@ -3,11 +3,12 @@
  * (batch 4, 200 frames, input 512), hidden 512 and 128, in steps/s, beside PyTorch's nn.GRU (bidirectional,
  * batch_first, forward + backward, 2 CPU threads) measured in the same run when Debian's PyTorch is installed.
  */
-import { backward, commands, initGpu, parameter, Random, setQuiet, tensor, tidy } from "../engine/mod.ts";
+import { initGpu, parameter, Random, setQuiet, tensor } from "../engine/mod.ts";
 import "../kernels/mod.ts";
 import { biGru, type BiGruWeights } from "../kernels/gru.ts";
 import { runPythonPeer } from "./python_peer.ts";
 import { report } from "./report.ts";
+import { backwardStep, stepsPerSecond } from "./steps.ts";
 
 interface Shape {
   batch: number;
@@ -69,21 +70,10 @@ async function oursStepsPerSecond(s: Shape, steps: number): Promise<number> {
   const x = parameter(rand(s.batch * s.frames * s.input, 1), [s.batch, s.frames, s.input], "x");
   const g = tensor(rand(s.batch * s.frames * 2 * s.hidden, 1), [s.batch, s.frames, 2 * s.hidden]);
   const all = [x, ...Object.values(w)];
-  const step = () =>
-    tidy(() => {
-      const y = biGru(x, null, w, { batchFirst: true });
-      backward(y, g);
-      for (const p of all) {
-        p.grad?.dispose();
-        p.grad = null;
-      }
-    });
-  step();
-  await commands().sync();
-  const t0 = performance.now();
-  for (let i = 0; i < steps; i++) step();
-  await commands().sync();
-  const rate = steps / ((performance.now() - t0) / 1000);
+  const rate = await stepsPerSecond(
+    steps,
+    () => backwardStep(() => biGru(x, null, w, { batchFirst: true }), g, all),
+  );
   for (const p of [...all, g]) p.dispose();
   return rate;
 }

@@ -4,13 +4,14 @@
  * Shapes are the tutorial's scaled for the CPU: batch 4, 400 spectrogram frames (200 after the first conv),
  * 128 mels, targets of 60 characters, dropout on.
  */
-import { commands, initGpu, Random, setQuiet, tensor, tidy } from "../engine/mod.ts";
+import { initGpu, Random, setQuiet, tensor, tidy } from "../engine/mod.ts";
 import { type ModelConfig, PRESETS } from "../model/config.ts";
 import { AdamW } from "../model/optim.ts";
 import { SpeechRecognitionModel } from "../model/recognizer.ts";
 import { trainStep } from "../model/train_step.ts";
 import { runPythonPeer } from "./python_peer.ts";
 import { report } from "./report.ts";
+import { stepsPerSecond } from "./steps.ts";
 
 const BATCH = 4;
 const FRAMES = 400;
@@ -66,12 +67,7 @@ async function ours(c: ModelConfig, steps: number): Promise<number> {
     r.loss.dispose();
     r.sampleLosses.dispose();
   };
-  one(0);
-  await commands().sync();
-  const t0 = performance.now();
-  for (let k = 1; k <= steps; k++) one(k);
-  await commands().sync();
-  const rate = steps / ((performance.now() - t0) / 1000);
+  const rate = await stepsPerSecond(steps, one);
   model.dispose();
   optimizer.dispose();
   batch.spectrograms.dispose();

@@ -16,7 +16,7 @@ import {
   type UtteranceLogProbs,
 } from "../model/inference.ts";
 import { cer, type ErrorRates, errorRates, wer } from "../model/metrics.ts";
-import { profilePhase, profileReport, startProfile, stopProfile } from "../engine/profiler.ts";
+import { profilePhase, ProfileSession } from "../engine/profiler.ts";
 import { loadModel, requireGpu, runCli, UsageError } from "./common.ts";
 import { memoryReportLine } from "./memory_report.ts";
 import { DECODER_FLAGS, defineCli, helpText, parseFlags } from "./flags.ts";
@@ -103,7 +103,8 @@ export async function main(args: string[]): Promise<number> {
   await requireGpu();
   const model = await loadModel(values.checkpoint);
   console.error(`eval: ${items.length} utterances from ${corpus.dir} (${scheme} split: ${values.split})`);
-  if (values.profile) startProfile();
+  const profile = new ProfileSession(values.profile);
+  profile.start();
   const { kept, outputs, skipped } = await modelOutputs(model, items, values["batch-size"]);
   for (const s of skipped) console.error(`eval: skipped ${s}`);
   const best = await decodeAndScore(values, kept, outputs);
@@ -112,10 +113,7 @@ export async function main(args: string[]): Promise<number> {
   console.error(`eval: predictions written to ${tsvPath}`);
   if (skipped.length > 0) console.error(`eval: ${skipped.length} unreadable file(s) skipped`);
   model.dispose();
-  if (values.profile) {
-    await stopProfile();
-    console.error(profileReport());
-  }
+  await profile.end();
   if (values.memory) console.error(memoryReportLine());
   return 0;
 }

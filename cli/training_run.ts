@@ -6,14 +6,7 @@
  */
 import { GpuDeviceLostError, GpuOutOfMemoryError } from "../engine/device.ts";
 import { setMemoryLimit } from "../engine/memory.ts";
-import {
-  flushProfile,
-  profileIterable,
-  profilePhase,
-  profileReport,
-  startProfile,
-  stopProfile,
-} from "../engine/profiler.ts";
+import { profileIterable, profilePhase, ProfileSession } from "../engine/profiler.ts";
 import { Random } from "../engine/random.ts";
 import { tidy } from "../engine/scope.ts";
 import { copyInto, type Tensor, zeros } from "../engine/tensor.ts";
@@ -175,6 +168,8 @@ export class TrainingRun {
   readonly pool: AudioPool;
   readonly losses: LossRing;
   readonly #reportConfig: Record<string, unknown>;
+  /** --profile: started by {@link train}, stopped and printed by {@link finish}. */
+  readonly #profile: ProfileSession;
 
   private constructor(
     readonly args: TrainArgs,
@@ -195,6 +190,7 @@ export class TrainingRun {
       lr: args.lr,
     };
     this.losses = new LossRing(args.logEvery, args.batchSize);
+    this.#profile = new ProfileSession(args.profile);
   }
 
   /** Opens the run folder, resumes or starts the run, loads the data and the model, and opens the metrics log. */
@@ -250,15 +246,14 @@ export class TrainingRun {
   /** The epoch loop, to the last epoch; out-of-memory becomes advice; the pool and log are closed at the end. */
   async train(): Promise<void> {
     const args = this.args;
-    if (args.profile) startProfile();
+    this.#profile.start();
     const firstEpoch = this.pos.epoch;
     try {
       for (; this.pos.epoch < args.epochs; this.pos.epoch++, this.pos.batch = 0) {
         await this.#epoch();
         await this.#endOfEpoch();
-        if (args.profile && this.pos.epoch === firstEpoch && args.epochs - firstEpoch > 1) {
-          await flushProfile();
-          console.error(`after epoch ${this.pos.epoch + 1}: ${profileReport()}`);
+        if (this.pos.epoch === firstEpoch && args.epochs - firstEpoch > 1) {
+          await this.#profile.interim(`after epoch ${this.pos.epoch + 1}`);
         }
       }
     } catch (e) {
@@ -408,7 +403,7 @@ export class TrainingRun {
   async finish(): Promise<void> {
     const { args, outDir } = this;
     const skippedSteps = await profilePhase("readback", () => this.optimizer.skippedSteps());
-    if (args.profile) await stopProfile();
+    await this.#profile.stop();
     console.log(
       `done: ${this.pos.step} steps; best dev CER ${this.bestCer.toFixed(4)}; checkpoints in ` +
         `${outDir}/checkpoints; report ${outDir}/report.html`,
@@ -422,7 +417,7 @@ export class TrainingRun {
     if (skippedSteps > 0) {
       console.log(`${skippedSteps} step(s) with a non-finite loss or gradient were skipped`);
     }
-    if (args.profile) console.error(profileReport());
+    this.#profile.print();
     if (args.memory) console.error(memoryReportLine());
   }
 }

@@ -15,13 +15,7 @@ import { DECODER_FLAGS, defineCli, helpText, parseFlags } from "./flags.ts";
 import { setMemoryLimit } from "../engine/memory.ts";
 import { GpuDeviceLostError, GpuOutOfMemoryError } from "../engine/device.ts";
 import { memoryReportLine } from "./memory_report.ts";
-import {
-  profileIterable,
-  profilePhase,
-  profileReport,
-  startProfile,
-  stopProfile,
-} from "../engine/profiler.ts";
+import { profileIterable, profilePhase, ProfileSession } from "../engine/profiler.ts";
 
 /** The transcribe command's flags. */
 export const TRANSCRIBE_SPEC = defineCli({
@@ -112,7 +106,8 @@ export async function main(args: string[]): Promise<number> {
   const window = values.windowOptions;
   // The tutorial layout's later BiGRU layers run across the batch: its windows must run one at a time.
   const windowsPerBatch = model.config.gruLayout === "tutorial" ? 1 : batchSize;
-  if (values.profile) startProfile();
+  const profile = new ProfileSession(values.profile);
+  profile.start();
   let failed = 0;
   const results = transcribeRecordings(model, recordings(positionals), {
     ...decoder,
@@ -145,10 +140,7 @@ export async function main(args: string[]): Promise<number> {
         `${values.window} s a batch): lower --batch-size or --window. (${e.message})`,
     );
   }
-  if (values.profile) {
-    await stopProfile();
-    console.error(profileReport());
-  }
+  await profile.end();
   if (values.memory) console.error(memoryReportLine());
   if (failed > 0) console.error(`transcribe: ${failed} file(s) could not be read`);
   return failed > 0 && failed === positionals.length ? 1 : 0;

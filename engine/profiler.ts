@@ -297,3 +297,40 @@ export function profileReport(): string {
   );
   return out.join("\n");
 }
+
+/**
+ * A CLI's `--profile`: when `enabled`, {@link start} starts profiling, {@link interim} prints the table so far,
+ * {@link stop} stops it and {@link print} prints the table (to stderr); when not, each does nothing. The CLIs
+ * also mark their phases with {@link profilePhase} and {@link profileIterable}.
+ */
+export class ProfileSession {
+  constructor(readonly enabled: boolean) {}
+
+  /** Starts profiling (see {@link startProfile}). */
+  start(): void {
+    if (this.enabled) startProfile();
+  }
+
+  /** Prints `label: ` and the table so far, once the GPU times of everything launched so far have arrived. */
+  async interim(label: string): Promise<void> {
+    if (!this.enabled) return;
+    await flushProfile();
+    console.error(`${label}: ${profileReport()}`);
+  }
+
+  /** Stops profiling (see {@link stopProfile}). */
+  async stop(): Promise<void> {
+    if (this.enabled) await stopProfile();
+  }
+
+  /** Prints the table. */
+  print(): void {
+    if (this.enabled) console.error(profileReport());
+  }
+
+  /** Stops profiling and prints the table. */
+  async end(): Promise<void> {
+    await this.stop();
+    this.print();
+  }
+}

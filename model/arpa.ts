@@ -103,18 +103,7 @@ export class NgramLm {
   /** Child of entry `idx` of order index `o` (0 = unigrams) with word `w`, or -1. */
   #child(o: number, idx: number, w: number): number {
     if (o + 1 >= this.#prob.length) return -1;
-    const start = this.#childStart[o];
-    const words = this.#word[o + 1];
-    let lo = start[idx];
-    let hi = start[idx + 1];
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const v = words[mid];
-      if (v < w) lo = mid + 1;
-      else if (v > w) hi = mid;
-      else return mid;
-    }
-    return -1;
+    return findChild(this.#childStart[o], this.#word[o + 1], idx, w);
   }
 
   /**
@@ -467,7 +456,11 @@ function buildTrie(words: string[], ids: Map<string, number>, raw: RawOrder[], l
   return lm;
 }
 
-function childOf(start: Uint32Array, words: Int32Array, idx: number, w: number): number {
+/**
+ * The child of entry `idx` with word `w`, or -1: a binary search of `words` (the next order's word column, sorted
+ * within each parent) between `start[idx]` and `start[idx + 1]` (the parent order's child offsets).
+ */
+function findChild(start: Uint32Array, words: Int32Array, idx: number, w: number): number {
   let lo = start[idx], hi = start[idx + 1];
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
@@ -476,7 +469,14 @@ function childOf(start: Uint32Array, words: Int32Array, idx: number, w: number):
     else if (v > w) hi = mid;
     else return mid;
   }
-  throw new Error("internal: n-gram context missing after insertion");
+  return -1;
+}
+
+/** {@link findChild} for a context that must exist (the lower orders are complete by then). */
+function childOf(start: Uint32Array, words: Int32Array, idx: number, w: number): number {
+  const c = findChild(start, words, idx, w);
+  if (c < 0) throw new Error("internal: n-gram context missing after insertion");
+  return c;
 }
 
 /** Gives each inserted context the probability back-off would give it, lowest order first. */
