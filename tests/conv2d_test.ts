@@ -3,22 +3,21 @@ import { conv2d } from "../kernels/conv2d.ts";
 import { assertClose, checkOp, checkTorchParity, randn, Random } from "./harness.ts";
 import { haveTorchFixture } from "./torch_fixtures.ts";
 import { ok } from "node:assert/strict";
+import type { Geometry } from "../kernels/conv2d_geometry.ts";
 
 const rng = new Random(11);
 
-interface Case {
-  N: number;
-  Cin: number;
-  H: number;
-  W: number;
-  Cout: number;
-  kH: number;
-  kW: number;
+/** The operand sizes (named as in the kernel's geometry), stride, padding and whether there is a bias. */
+type Case = Pick<Geometry, "N" | "Cin" | "H" | "W" | "Cout" | "kH" | "kW"> & {
   stride: [number, number];
   padding: [number, number];
   bias: boolean;
-}
+};
 
+/**
+ * The output size, written out here rather than taken from kernels/conv2d_geometry.ts: the reference must not
+ * share the formula with the code it checks, or a wrong output size would agree with itself.
+ */
 function outSize(c: Case): [number, number] {
   return [
     Math.floor((c.H + 2 * c.padding[0] - c.kH) / c.stride[0]) + 1,
@@ -26,15 +25,17 @@ function outSize(c: Case): [number, number] {
   ];
 }
 
-/** Direct float64 convolution. */
-function convRef(c: Case, x: Float64Array, w: Float64Array, b: Float64Array | null): Float64Array {
+/**
+ * Calls `tap(yi, xi, wi)` for every product of a direct convolution: output element yi takes input element xi
+ * times weight element wi (flat NCHW / [Cout, Cin, kH, kW] indices; taps in the zero padding are skipped).
+ */
+function forEachTap(c: Case, tap: (yi: number, xi: number, wi: number) => void): void {
   const [OH, OW] = outSize(c);
-  const y = new Float64Array(c.N * c.Cout * OH * OW);
   for (let n = 0; n < c.N; n++) {
     for (let co = 0; co < c.Cout; co++) {
       for (let oh = 0; oh < OH; oh++) {
         for (let ow = 0; ow < OW; ow++) {
-          let s = b ? b[co] : 0;
+          const yi = ((n * c.Cout + co) * OH + oh) * OW + ow;
           for (let ci = 0; ci < c.Cin; ci++) {
             for (let kh = 0; kh < c.kH; kh++) {
               const ih = oh * c.stride[0] - c.padding[0] + kh;
@@ -42,16 +43,32 @@ function convRef(c: Case, x: Float64Array, w: Float64Array, b: Float64Array | nu
               for (let kw = 0; kw < c.kW; kw++) {
                 const iw = ow * c.stride[1] - c.padding[1] + kw;
                 if (iw < 0 || iw >= c.W) continue;
-                s += w[((co * c.Cin + ci) * c.kH + kh) * c.kW + kw] *
-                  x[((n * c.Cin + ci) * c.H + ih) * c.W + iw];
+                tap(
+                  yi,
+                  ((n * c.Cin + ci) * c.H + ih) * c.W + iw,
+                  ((co * c.Cin + ci) * c.kH + kh) * c.kW + kw,
+                );
               }
             }
           }
-          y[((n * c.Cout + co) * OH + oh) * OW + ow] = s;
         }
       }
     }
   }
+}
+
+/** The output channel of flat output index yi. */
+const channelOf = (c: Case, yi: number): number => {
+  const [OH, OW] = outSize(c);
+  return Math.floor(yi / (OH * OW)) % c.Cout;
+};
+
+/** Direct float64 convolution. */
+function convRef(c: Case, x: Float64Array, w: Float64Array, b: Float64Array | null): Float64Array {
+  const [OH, OW] = outSize(c);
+  const y = new Float64Array(c.N * c.Cout * OH * OW);
+  if (b) y.forEach((_, yi) => y[yi] = b[channelOf(c, yi)]);
+  forEachTap(c, (yi, xi, wi) => y[yi] += w[wi] * x[xi]);
   return y;
 }
 
@@ -73,16 +90,14 @@ const CASES: [string, Case][] = [
   ["k2x4, stride [2, 3], padding [0, 2]", { ...base, kH: 2, kW: 4, stride: [2, 3], padding: [0, 2] }],
   ["stride 3 wider than the kernel", { ...base, H: 8, W: 11, kH: 2, kW: 2, stride: [3, 3], padding: [1, 0] }],
   ["long rows, 9 channels in, 10 out", {
+    ...base,
     N: 1,
     Cin: 9,
     H: 3,
     W: 21,
     Cout: 10,
-    kH: 3,
-    kW: 3,
     stride: [1, 1],
     padding: [1, 1],
-    bias: true,
   }],
 ];
 
@@ -98,18 +113,7 @@ for (const [name, c] of CASES) {
 }
 
 Deno.test("conv2d splits launches over the batch when a binding would exceed the limit", async () => {
-  const c: Case = {
-    N: 5,
-    Cin: 3,
-    H: 7,
-    W: 9,
-    Cout: 5,
-    kH: 3,
-    kW: 3,
-    stride: [1, 1],
-    padding: [1, 1],
-    bias: true,
-  };
+  const c: Case = { ...base, N: 5, stride: [1, 1], padding: [1, 1] };
   // One input sample is 756 bytes and one output sample 1260: a 1536-byte limit allows one sample per launch
   // (size classes round up to 256 bytes), so five launches of each kernel run on copied chunks.
   const before = commands().totalDispatches;
@@ -152,18 +156,7 @@ for (const [name, stride] of [["s2p1", 2], ["s1p1", 1], ["cin1", 2]] as const) {
 
 Deno.test("conv2d at a model-like shape agrees with the float64 reference", async () => {
   // Exercises full tiles and the chunked weight-gradient reduction (more than one row chunk).
-  const c: Case = {
-    N: 2,
-    Cin: 8,
-    H: 9,
-    W: 300,
-    Cout: 8,
-    kH: 3,
-    kW: 3,
-    stride: [1, 1],
-    padding: [1, 1],
-    bias: true,
-  };
+  const c: Case = { ...base, Cin: 8, H: 9, W: 300, Cout: 8, stride: [1, 1], padding: [1, 1] };
   const [xd, wd, bd] = inputsOf(c).map((i) => Float64Array.from(Float32Array.from(i.data)));
   const [OH, OW] = outSize(c);
   const gyd = randn(rng, c.N * c.Cout * OH * OW);
@@ -183,30 +176,11 @@ Deno.test("conv2d at a model-like shape agrees with the float64 reference", asyn
   const wantW = new Float64Array(wd.length);
   const wantB = new Float64Array(c.Cout);
   const wantX = new Float64Array(xd.length);
-  for (let n = 0; n < c.N; n++) {
-    for (let co = 0; co < c.Cout; co++) {
-      for (let oh = 0; oh < OH; oh++) {
-        for (let ow = 0; ow < OW; ow++) {
-          const g = gyd[((n * c.Cout + co) * OH + oh) * OW + ow];
-          wantB[co] += g;
-          for (let ci = 0; ci < c.Cin; ci++) {
-            for (let kh = 0; kh < 3; kh++) {
-              const ih = oh - 1 + kh;
-              if (ih < 0 || ih >= c.H) continue;
-              for (let kw = 0; kw < 3; kw++) {
-                const iw = ow - 1 + kw;
-                if (iw < 0 || iw >= c.W) continue;
-                const xi = ((n * c.Cin + ci) * c.H + ih) * c.W + iw;
-                const wi = ((co * c.Cin + ci) * 3 + kh) * 3 + kw;
-                wantW[wi] += g * xd[xi];
-                wantX[xi] += g * wd[wi];
-              }
-            }
-          }
-        }
-      }
-    }
-  }
+  gyd.forEach((g, yi) => wantB[channelOf(c, yi)] += g);
+  forEachTap(c, (yi, xi, wi) => {
+    wantW[wi] += gyd[yi] * xd[xi];
+    wantX[xi] += gyd[yi] * wd[wi];
+  });
   assertClose(await gx.data(), wantX, 1e-5, "input gradient");
   assertClose(await gw.data(), wantW, 1e-5, "weight gradient");
   assertClose(await gb.data(), wantB, 1e-5, "bias gradient");

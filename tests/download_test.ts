@@ -158,17 +158,47 @@ Deno.test("the published subsets and their MD5 sums", async () => {
   });
 });
 
-Deno.test({
-  name: "download: fetch, check MD5, extract while streaming; a second call does nothing",
-  ignore,
-  fn: async () => {
-    const work = await Deno.makeTempDir({ prefix: "download_test_" });
-    const archive = await makeArchive(work, "a");
-    const server = serve({ body: archive });
-    const notes: string[] = [];
+interface Work {
+  work: string;
+  /** The test-clean archive, made in `work`. */
+  archive: Uint8Array;
+  /** Where the corpus is downloaded to, inside `work`. */
+  root: string;
+  notes: string[];
+}
+
+/** A download test, skipped without the shared sample or the tar CLI, in a temp dir it removes after. */
+function downloadTest(name: string, fn: (w: Work) => Promise<void>): void {
+  Deno.test({
+    name,
+    ignore,
+    fn: async () => {
+      const work = await Deno.makeTempDir({ prefix: "download_test_" });
+      try {
+        const archive = await makeArchive(work, "a");
+        await fn({ work, archive, root: join(work, "root"), notes: [] });
+      } finally {
+        await Deno.remove(work, { recursive: true });
+      }
+    },
+  });
+}
+
+/** Runs `fn` against `serve(plan)`, and shuts the server down after. */
+async function withServer(plan: ServerPlan, fn: (server: ReturnType<typeof serve>) => Promise<void>) {
+  const server = serve(plan);
+  try {
+    await fn(server);
+  } finally {
+    await server.close();
+  }
+}
+
+downloadTest(
+  "download: fetch, check MD5, extract while streaming; a second call does nothing",
+  async ({ archive, root, notes }) => {
     const progress: [number, number | undefined][] = [];
-    const root = join(work, "root");
-    try {
+    await withServer({ body: archive }, async (server) => {
       const result = await downloadLibriSpeech(
         "test-clean",
         root,
@@ -213,24 +243,15 @@ Deno.test({
         `using the archive already at ${join(root, "LibriSpeech/test-clean.tar.gz")}`,
       ]);
       await assertCorpus(root);
-    } finally {
-      await server.close();
-      await Deno.remove(work, { recursive: true });
-    }
+    });
   },
-});
+);
 
-Deno.test({
-  name: "download: a connection dropped mid-transfer resumes with a Range request",
-  ignore,
-  fn: async () => {
-    const work = await Deno.makeTempDir({ prefix: "download_test_" });
-    const archive = await makeArchive(work, "a");
+downloadTest(
+  "download: a connection dropped mid-transfer resumes with a Range request",
+  async ({ archive, root, notes }) => {
     const cut = Math.floor(archive.length * 0.4);
-    const server = serve({ body: archive, breakAfter: [cut, 50000] });
-    const notes: string[] = [];
-    const root = join(work, "root");
-    try {
+    await withServer({ body: archive, breakAfter: [cut, 50000] }, async (server) => {
       const result = await downloadLibriSpeech("test-clean", root, options(archive, server.base, notes));
       assert.equal(result.md5, md5(archive));
       assert.deepEqual(server.requests, [null, `bytes=${cut}-`, `bytes=${cut + 50000}-`]);
@@ -240,24 +261,15 @@ Deno.test({
         new RegExp(`^connection to ${server.url} lost at byte ${cut} \\(.+\\); resuming$`),
       );
       await assertCorpus(root);
-    } finally {
-      await server.close();
-      await Deno.remove(work, { recursive: true });
-    }
+    });
   },
-});
+);
 
-Deno.test({
-  name: "download: a .part left by an earlier run is resumed from its length",
-  ignore,
-  fn: async () => {
-    const work = await Deno.makeTempDir({ prefix: "download_test_" });
-    const archive = await makeArchive(work, "a");
-    const server = serve({ body: archive });
-    const notes: string[] = [];
-    const root = join(work, "root");
+downloadTest(
+  "download: a .part left by an earlier run is resumed from its length",
+  async ({ archive, root, notes }) => {
     const part = join(root, "LibriSpeech/test-clean.tar.gz.part");
-    try {
+    await withServer({ body: archive }, async (server) => {
       await Deno.mkdir(join(root, "LibriSpeech"), { recursive: true });
       await Deno.writeFile(part, archive.slice(0, 123457));
       const progress: number[] = [];
@@ -278,47 +290,30 @@ Deno.test({
       await downloadLibriSpeech("test-clean", root, options(archive, server.base, notes, { force: true }));
       assert.deepEqual(server.requests.at(-1), `bytes=${archive.length}-`);
       await assertCorpus(root);
-    } finally {
-      await server.close();
-      await Deno.remove(work, { recursive: true });
-    }
+    });
   },
-});
+);
 
-Deno.test({
-  name: "download: a server that ignores Range makes a clean restart from byte 0",
-  ignore,
-  fn: async () => {
-    const work = await Deno.makeTempDir({ prefix: "download_test_" });
-    const archive = await makeArchive(work, "a");
+downloadTest(
+  "download: a server that ignores Range makes a clean restart from byte 0",
+  async ({ archive, root, notes }) => {
     const cut = Math.floor(archive.length * 0.6);
-    const server = serve({ body: archive, ignoreRange: true, breakAfter: [cut] });
-    const notes: string[] = [];
-    const root = join(work, "root");
-    try {
+    await withServer({ body: archive, ignoreRange: true, breakAfter: [cut] }, async (server) => {
       const result = await downloadLibriSpeech("test-clean", root, options(archive, server.base, notes));
       assert.equal(result.md5, md5(archive));
       assert.equal(result.archiveBytes, archive.length);
       assert.deepEqual(server.requests, [null, `bytes=${cut}-`]);
       assert.equal(notes[1], `${server.url} ignored the range request: starting over from byte 0`);
       await assertCorpus(root);
-    } finally {
-      await server.close();
-      await Deno.remove(work, { recursive: true });
-    }
+    });
   },
-});
+);
 
-Deno.test({
-  name: "download: MD5 mismatch names expected and got, and leaves nothing behind",
-  ignore,
-  fn: async () => {
-    const work = await Deno.makeTempDir({ prefix: "download_test_" });
-    const archive = await makeArchive(work, "a");
-    const server = serve({ body: archive });
-    const root = join(work, "root");
+downloadTest(
+  "download: MD5 mismatch names expected and got, and leaves nothing behind",
+  async ({ archive, root }) => {
     const wrong = "0123456789abcdef0123456789abcdef";
-    try {
+    await withServer({ body: archive }, async (server) => {
       await assert.rejects(
         downloadLibriSpeech("test-clean", root, options(archive, server.base, [], { md5: wrong })),
         (error: Error) => {
@@ -336,78 +331,57 @@ Deno.test({
         },
       );
       assert.deepEqual([...Deno.readDirSync(join(root, "LibriSpeech"))], []);
-    } finally {
-      await server.close();
-      await Deno.remove(work, { recursive: true });
-    }
+    });
   },
-});
+);
 
-Deno.test({
-  name: "download: truncated archives and HTTP errors are named",
-  ignore,
-  fn: async () => {
-    const work = await Deno.makeTempDir({ prefix: "download_test_" });
-    const archive = await makeArchive(work, "a");
-    const root = join(work, "root");
-    const part = join(root, "LibriSpeech/test-clean.tar.gz.part");
+downloadTest("download: truncated archives and HTTP errors are named", async ({ work, archive, root }) => {
+  const part = join(root, "LibriSpeech/test-clean.tar.gz.part");
 
-    // The gzip stream itself is cut short.
-    const shortGzip = archive.slice(0, 200000);
-    let server = serve({ body: shortGzip });
-    try {
-      await assert.rejects(
-        downloadLibriSpeech("test-clean", root, options(shortGzip, server.base, [], { md5: null })),
-        {
-          name: "DownloadError",
-          message:
-            `truncated or corrupt archive ${server.url}: corrupt gzip stream does not have a matching ` +
-            `checksum, after 200000 compressed bytes; ${part} was deleted, so the next try starts afresh`,
-        },
-      );
-      assert.deepEqual([...Deno.readDirSync(join(root, "LibriSpeech"))], []);
-    } finally {
-      await server.close();
-    }
-
-    // A whole gzip stream around a tar cut inside the third file's data.
-    const shortTar = await makeArchive(work, "b", (tar) => tar.slice(0, 7 * 512 + 5000));
-    server = serve({ body: shortTar });
-    try {
-      await assert.rejects(
-        downloadLibriSpeech("test-clean", root, options(shortTar, server.base, [], { md5: null })),
-        {
-          name: "DownloadError",
-          message:
-            `truncated or corrupt archive ${server.url}: truncated tar archive: the stream ended at byte ` +
-            `8584, inside the data of "LibriSpeech/test-clean/1089/134686/1089-134686-0000.flac" (header at byte ` +
-            `3072), after ${shortTar.length} compressed bytes; ${part} was deleted, so the next try starts afresh`,
-        },
-      );
-    } finally {
-      await server.close();
-    }
-
-    server = serve({ body: archive, failFirst: [503, 404] });
-    try {
-      await assert.rejects(downloadLibriSpeech("test-clean", root, options(archive, server.base, [])), {
+  // The gzip stream itself is cut short.
+  const shortGzip = archive.slice(0, 200000);
+  await withServer({ body: shortGzip }, async (server) => {
+    await assert.rejects(
+      downloadLibriSpeech("test-clean", root, options(shortGzip, server.base, [], { md5: null })),
+      {
         name: "DownloadError",
-        message: `HTTP 404 Not Found for ${server.url}`,
-      });
-      assert.equal(server.requests.length, 2); // the 503 was retried
-      assert.deepEqual([...Deno.readDirSync(join(root, "LibriSpeech"))], []);
-      await assert.rejects(
-        downloadLibriSpeech("test-clean", root, options(archive, server.base + "/nope", [])),
-        {
-          message: `HTTP 404 Not Found for ${server.base}/nope/test-clean.tar.gz`,
-        },
-      );
-      const result = await downloadLibriSpeech("test-clean", root, options(archive, server.base + "/", []));
-      assert.equal(result.md5, md5(archive));
-      await assertCorpus(root);
-    } finally {
-      await server.close();
-      await Deno.remove(work, { recursive: true });
-    }
-  },
+        message: `truncated or corrupt archive ${server.url}: corrupt gzip stream does not have a matching ` +
+          `checksum, after 200000 compressed bytes; ${part} was deleted, so the next try starts afresh`,
+      },
+    );
+    assert.deepEqual([...Deno.readDirSync(join(root, "LibriSpeech"))], []);
+  });
+
+  // A whole gzip stream around a tar cut inside the third file's data.
+  const shortTar = await makeArchive(work, "b", (tar) => tar.slice(0, 7 * 512 + 5000));
+  await withServer({ body: shortTar }, async (server) => {
+    await assert.rejects(
+      downloadLibriSpeech("test-clean", root, options(shortTar, server.base, [], { md5: null })),
+      {
+        name: "DownloadError",
+        message:
+          `truncated or corrupt archive ${server.url}: truncated tar archive: the stream ended at byte ` +
+          `8584, inside the data of "LibriSpeech/test-clean/1089/134686/1089-134686-0000.flac" (header at byte ` +
+          `3072), after ${shortTar.length} compressed bytes; ${part} was deleted, so the next try starts afresh`,
+      },
+    );
+  });
+
+  await withServer({ body: archive, failFirst: [503, 404] }, async (server) => {
+    await assert.rejects(downloadLibriSpeech("test-clean", root, options(archive, server.base, [])), {
+      name: "DownloadError",
+      message: `HTTP 404 Not Found for ${server.url}`,
+    });
+    assert.equal(server.requests.length, 2); // the 503 was retried
+    assert.deepEqual([...Deno.readDirSync(join(root, "LibriSpeech"))], []);
+    await assert.rejects(
+      downloadLibriSpeech("test-clean", root, options(archive, server.base + "/nope", [])),
+      {
+        message: `HTTP 404 Not Found for ${server.base}/nope/test-clean.tar.gz`,
+      },
+    );
+    const result = await downloadLibriSpeech("test-clean", root, options(archive, server.base + "/", []));
+    assert.equal(result.md5, md5(archive));
+    await assertCorpus(root);
+  });
 });

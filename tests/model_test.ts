@@ -48,6 +48,17 @@ function inputs(fx: TorchFixture) {
   };
 }
 
+/** The fixture's inputs as the batch trainStep takes. */
+function batchOf(fx: TorchFixture) {
+  const x = inputs(fx);
+  return {
+    spectrograms: x.spec,
+    labels: x.targets,
+    inputLengths: x.inputLengths,
+    labelLengths: x.targetLengths,
+  };
+}
+
 for (const layout of ["default", "tutorial"]) {
   Deno.test(`model (${layout} GRU layout): logits, CTC loss and every gradient match PyTorch`, async () => {
     const fx = loadTorchFixture(`model_small_${layout}.safetensors`);
@@ -90,13 +101,7 @@ for (const layout of ["default", "tutorial"]) {
     const model = buildModel(fx);
     const optimizer = new AdamW(model.parameters(), { lr: 1e-3, weightDecay: 0.01 });
     const schedule = new OneCycleLR({ maxLr: 1e-3, totalSteps: 20, annealStrategy: "linear" });
-    const x = inputs(fx);
-    const batch = {
-      spectrograms: x.spec,
-      labels: x.targets,
-      inputLengths: x.inputLengths,
-      labelLengths: x.targetLengths,
-    };
+    const batch = batchOf(fx);
     const losses: number[] = [];
     const lrs: number[] = [];
     for (let step = 0; step < 20; step++) {
@@ -144,13 +149,7 @@ Deno.test("a batch run as micro-batches (gradient accumulation) takes the same s
   for (const parts of [1, 3]) {
     const model = buildModel(fx);
     const optimizer = new AdamW(model.parameters(), { lr: 1e-3 });
-    const x = inputs(fx);
-    const batch = {
-      spectrograms: x.spec,
-      labels: x.targets,
-      inputLengths: x.inputLengths,
-      labelLengths: x.targetLengths,
-    };
+    const batch = batchOf(fx);
     const seen: number[] = [];
     for (let step = 0; step < 2; step++) {
       const r = trainStep(model, optimizer, batch, {
