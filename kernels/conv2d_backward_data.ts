@@ -10,9 +10,10 @@
  *
  * The WGSL is unrolled over the kernel size and the stride, which are in the program's name.
  */
-import { launch, program, variants } from "../engine/kernel.ts";
+import { launch } from "../engine/kernel.ts";
 import type { Tensor } from "../engine/tensor.ts";
-import { type Geometry, range, WG } from "./conv2d_geometry.ts";
+import { type Geometry, range } from "./conv2d_geometry.ts";
+import * as conv from "./conv2d_wgsl_common.ts";
 
 /** Input-gradient tile: input channels x input columns (of one stride phase) per invocation. */
 export const GIN_TC = 8;
@@ -36,7 +37,7 @@ function kernelRow(
       var row = (n * u.Cout * u.OH + u32(num / ${sH})) * u.OW;
       var wk = ${kh * kW}u * u.cp4 + ct * ${Q}u;
       for (var co = 0u; co < u.Cout; co++) {`);
-  for (const t of range(L)) S.push(`        let s${t} = select(0.0, gy[row + c${t}], v${t});`);
+  S.push(...conv.segmentLoads("        ", L, "gy", "row"));
   for (const m of range(M)) {
     for (const q of range(Q)) {
       // Every phase uses all M taps when s divides kW (always with stride 1): no mask needed then.
@@ -66,28 +67,15 @@ function gradInputBody(kH: number, kW: number, sH: number, sW: number): string {
   const M = Math.ceil(kW / sW);
   const L = TP + M - 1;
   const S: string[] = [];
-  S.push(`
-  let i = gidx;
-  if (i >= u.total) { return; }
-  let blk = i % u.nb;
-  var t = i / u.nb;
-  let ph = t % ${sW}u;
-  t = t / ${sW}u;
-  let ih = t % u.H;
-  t = t / u.H;
-  let ct = t % u.ciTiles;
-  let n = t / u.ciTiles;
-  let iwFirst = ph + ${sW}u * blk * ${TP}u;
+  S.push(conv.indexPrologue([["blk", "u.nb"], ["ph", `${sW}u`], ["ih", "u.H"], ["ct", "u.ciTiles"]], "n"));
+  S.push(`  let iwFirst = ph + ${sW}u * blk * ${TP}u;
   if (iwFirst >= u.W) { return; }
   let ci0 = ct * ${TC}u;
   // Taps kw = kwStart + s m reach this phase; output column (iw + p - kw) / s = c0 + j - m.
   let kwStart = (ph + u.pW) % ${sW}u;
   let owBase = i32((iwFirst + u.pW - kwStart) / ${sW}u);
   let owmax = i32(u.OW) - 1;`);
-  for (const t of range(L)) {
-    const ow = `owBase + ${t - (M - 1)}`;
-    S.push(`  let c${t} = u32(clamp(${ow}, 0, owmax)); let v${t} = ${ow} >= 0 && ${ow} <= owmax;`);
-  }
+  S.push(...conv.clampedColumns("  ", L, (t) => `owBase + ${t - (M - 1)}`, "owmax"));
   for (const m of range(M)) {
     S.push(
       `  let kw${m} = kwStart + ${sW * m}u; let kv${m} = kw${m} < ${kW}u; let kc${m} = min(kw${m}, ${
@@ -95,7 +83,7 @@ function gradInputBody(kH: number, kW: number, sH: number, sW: number): string {
       }u);`,
     );
   }
-  for (const j of range(TP)) for (const q of range(Q)) S.push(`  var a${j}_${q} = vec4<f32>(0.0);`);
+  S.push(...conv.tileAccumulators(TP, Q));
   for (const kh of range(kH)) S.push(...kernelRow(kh, kH, kW, sH, sW, M, L));
   for (const q of range(Q)) {
     for (const c of range(4)) {
@@ -110,16 +98,11 @@ function gradInputBody(kH: number, kW: number, sH: number, sW: number): string {
   return S.join("\n");
 }
 
-const gradInputProgram = variants((kH: number, kW: number, sH: number, sW: number) =>
-  program({
-    name: `conv2d:gin:${kH}:${kW}:${sH}:${sW}`,
+const gradInputProgram = conv.unrolledProgram(
+  "gin",
+  {
     uniforms: {
-      Cin: "u32",
-      H: "u32",
-      W: "u32",
-      Cout: "u32",
-      OH: "u32",
-      OW: "u32",
+      ...conv.SHAPE_UNIFORMS,
       cp4: "u32",
       pH: "u32",
       pW: "u32",
@@ -129,9 +112,8 @@ const gradInputProgram = variants((kH: number, kW: number, sH: number, sW: numbe
     },
     inputs: { gy: "f32", wg: "vec4<f32>" },
     outputs: { gx: "f32" },
-    workgroupSize: WG,
-    body: gradInputBody(kH, kW, sH, sW),
-  })
+  },
+  gradInputBody,
 );
 
 /** One input-gradient launch: gy [n, Cout, OH, OW] (a batch chunk) and the repacked weight into out. */
@@ -141,12 +123,7 @@ export function gradInputLaunch(gy: Tensor, wg: Tensor, out: Tensor, g: Geometry
   const total = gy.shape[0] * ciTiles * g.H * g.sW * nb;
   launch(gradInputProgram(g.kH, g.kW, g.sH, g.sW), {
     uniforms: {
-      Cin: g.Cin,
-      H: g.H,
-      W: g.W,
-      Cout: g.Cout,
-      OH: g.OH,
-      OW: g.OW,
+      ...conv.shapeValues(g),
       cp4: wg.shape[1] / 4,
       pH: g.pH,
       pW: g.pW,

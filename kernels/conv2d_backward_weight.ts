@@ -10,9 +10,18 @@
  *
  * The weight-gradient WGSL is unrolled over the kernel size and the stride, which are in the program's name.
  */
-import { launch, program, variants } from "../engine/kernel.ts";
+import { launch, program } from "../engine/kernel.ts";
 import type { Tensor } from "../engine/tensor.ts";
 import { type Geometry, range, WG } from "./conv2d_geometry.ts";
+import {
+  channelWrites,
+  clampedColumns,
+  indexPrologue,
+  segmentLoads,
+  SHAPE_UNIFORMS,
+  shapeValues,
+  unrolledProgram,
+} from "./conv2d_wgsl_common.ts";
 
 /** Weight-gradient tile: output channels per invocation, and output columns per inner step. */
 const GW_TC = 8;
@@ -42,14 +51,10 @@ function columnStep(kH: number, kW: number, sW: number): string[] {
       );
     }
   }
-  for (const t of range(L)) {
-    S.push(
-      `      let c${t} = u32(clamp(iw0 + ${t}, 0, wmax)); let v${t} = iw0 + ${t} >= 0 && iw0 + ${t} <= wmax;`,
-    );
-  }
+  S.push(...clampedColumns("      ", L, (t) => `iw0 + ${t}`, "wmax"));
   for (const kh of range(kH)) {
     S.push(`      if (rv${kh}) {`);
-    for (const t of range(L)) S.push(`        let s${t} = select(0.0, xs[xr${kh} + c${t}], v${t});`);
+    S.push(...segmentLoads("        ", L, "xs", `xr${kh}`));
     for (const kw of range(kW)) {
       for (const j of range(TQ)) {
         for (const q of range(Q)) {
@@ -68,14 +73,8 @@ function columnStep(kH: number, kW: number, sW: number): string[] {
 function gradWeightBody(kH: number, kW: number, sH: number, sW: number): string {
   const TC = GW_TC, Q = TC / 4;
   const S: string[] = [];
-  S.push(`
-  let i = gidx;
-  if (i >= u.total) { return; }
-  let ct = i % u.coTiles;
-  var t = i / u.coTiles;
-  let ci = t % u.Cin;
-  let ch = t / u.Cin;
-  let co0 = ct * ${TC}u;
+  S.push(indexPrologue([["ct", "u.coTiles"], ["ci", "u.Cin"]], "ch"));
+  S.push(`  let co0 = ct * ${TC}u;
   let r0 = ch * u.R;
   let r1 = min(r0 + u.R, u.rows);
   let wmax = i32(u.W) - 1;
@@ -106,31 +105,25 @@ function gradWeightBody(kH: number, kW: number, sH: number, sW: number): string 
   S.push(`  }
   let K = u.Cin * ${kH * kW}u;
   let pb = (u.chunkBase + ch) * u.Cout * K + ci * ${kH * kW}u;`);
-  for (const q of range(Q)) {
-    for (const c of range(4)) {
-      const co = `co0 + ${4 * q + c}u`;
-      S.push(`  if (${co} < u.Cout) {`);
-      for (const kh of range(kH)) {
-        for (const kw of range(kW)) {
-          S.push(`    part[pb + (${co}) * K + ${kh * kW + kw}u] = a${kh}_${kw}_${q}[${c}];`);
-        }
-      }
-      S.push(`  }`);
-    }
-  }
+  S.push(
+    ...channelWrites(
+      Q,
+      "co0",
+      "u.Cout",
+      (q, c, co) =>
+        range(kH).flatMap((kh) =>
+          range(kW).map((kw) => `    part[pb + (${co}) * K + ${kh * kW + kw}u] = a${kh}_${kw}_${q}[${c}];`)
+        ),
+    ),
+  );
   return S.join("\n");
 }
 
-const gradWeightProgram = variants((kH: number, kW: number, sH: number, sW: number) =>
-  program({
-    name: `conv2d:gw:${kH}:${kW}:${sH}:${sW}`,
+const gradWeightProgram = unrolledProgram(
+  "gw",
+  {
     uniforms: {
-      Cin: "u32",
-      H: "u32",
-      W: "u32",
-      Cout: "u32",
-      OH: "u32",
-      OW: "u32",
+      ...SHAPE_UNIFORMS,
       pH: "i32",
       pW: "i32",
       rows: "u32",
@@ -141,9 +134,8 @@ const gradWeightProgram = variants((kH: number, kW: number, sH: number, sW: numb
     },
     inputs: { xs: "f32", gy: "f32" },
     outputs: { part: "f32" },
-    workgroupSize: WG,
-    body: gradWeightBody(kH, kW, sH, sW),
-  })
+  },
+  gradWeightBody,
 );
 
 const gradBiasProgram = program({
@@ -178,9 +170,8 @@ export function gradWeightLaunch(x: Tensor, gy: Tensor, part: Tensor, chunkBase:
   const R = rowsPerChunk(g.OW);
   const coTiles = Math.ceil(g.Cout / GW_TC);
   const total = coTiles * g.Cin * Math.ceil(rows / R);
-  const { Cin, H, W, Cout, OH, OW, pH, pW } = g;
   launch(gradWeightProgram(g.kH, g.kW, g.sH, g.sW), {
-    uniforms: { Cin, H, W, Cout, OH, OW, pH, pW, rows, R, chunkBase, coTiles, total },
+    uniforms: { ...shapeValues(g), pH: g.pH, pW: g.pW, rows, R, chunkBase, coTiles, total },
     inputs: { xs: x, gy },
     outputs: { part },
     invocations: total,

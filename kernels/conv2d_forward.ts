@@ -11,9 +11,10 @@
  *
  * The WGSL is unrolled over the kernel size and the stride, which are in the program's name.
  */
-import { launch, program, variants } from "../engine/kernel.ts";
+import { launch } from "../engine/kernel.ts";
 import type { Tensor } from "../engine/tensor.ts";
-import { type Geometry, range, WG } from "./conv2d_geometry.ts";
+import { type Geometry, range } from "./conv2d_geometry.ts";
+import * as conv from "./conv2d_wgsl_common.ts";
 
 /** Forward tile: output channels x output columns per invocation. */
 export const FWD_TC = 8;
@@ -27,7 +28,7 @@ function kernelRow(kh: number, kH: number, kW: number, sW: number, L: number): s
     var row = (n * u.Cin * u.H + u32(ih0 + ${kh})) * u.W;
     var wk = ${kh * kW}u * u.cp4 + ct * ${Q}u;
     for (var ci = 0u; ci < u.Cin; ci++) {`);
-  for (const t of range(L)) S.push(`      let s${t} = select(0.0, xs[row + c${t}], v${t});`);
+  S.push(...conv.segmentLoads("      ", L, "xs", "row"));
   for (const kw of range(kW)) {
     for (const q of range(Q)) S.push(`      let w${kw}_${q} = wf[wk + ${kw}u * u.cp4 + ${q}u];`);
   }
@@ -49,49 +50,26 @@ function forwardBody(kH: number, kW: number, sH: number, sW: number, hasBias: bo
   const TC = FWD_TC, TP = FWD_TP, Q = TC / 4;
   const L = (TP - 1) * sW + kW;
   const S: string[] = [];
-  S.push(`
-  let i = gidx;
-  if (i >= u.total) { return; }
-  let pb = i % u.nPB;
-  var t = i / u.nPB;
-  let oh = t % u.OH;
-  t = t / u.OH;
-  let ct = t % u.coTiles;
-  let n = t / u.coTiles;
-  let ow0 = pb * ${TP}u;
+  S.push(conv.indexPrologue([["pb", "u.nPB"], ["oh", "u.OH"], ["ct", "u.coTiles"]], "n"));
+  S.push(`  let ow0 = pb * ${TP}u;
   let co0 = ct * ${TC}u;
   let iw0 = i32(ow0 * ${sW}u) - u.pW;
   let ih0 = i32(oh * ${sH}u) - u.pH;
   let wmax = i32(u.W) - 1;`);
-  for (const t of range(L)) {
-    S.push(
-      `  let c${t} = u32(clamp(iw0 + ${t}, 0, wmax)); let v${t} = iw0 + ${t} >= 0 && iw0 + ${t} <= wmax;`,
-    );
-  }
-  for (const j of range(TP)) for (const q of range(Q)) S.push(`  var a${j}_${q} = vec4<f32>(0.0);`);
+  S.push(...conv.clampedColumns("  ", L, (t) => `iw0 + ${t}`, "wmax"));
+  S.push(...conv.tileAccumulators(TP, Q));
   for (const kh of range(kH)) S.push(...kernelRow(kh, kH, kW, sW, L));
-  for (const q of range(Q)) {
-    for (const c of range(4)) {
-      S.push(`  if (co0 + ${4 * q + c}u < u.Cout) {
-    let co = co0 + ${4 * q + c}u;
+  S.push(...conv.channelWrites(Q, "co0", "u.Cout", (q, c, co) => [
+    `    let co = ${co};
     let b = ${hasBias ? "bs[co]" : "0.0"};
-    let yb = ((n * u.Cout + co) * u.OH + oh) * u.OW + ow0;`);
-      for (const j of range(TP)) {
-        S.push(`    if (ow0 + ${j}u < u.OW) { ys[yb + ${j}u] = a${j}_${q}[${c}] + b; }`);
-      }
-      S.push(`  }`);
-    }
-  }
+    let yb = ((n * u.Cout + co) * u.OH + oh) * u.OW + ow0;`,
+    ...range(TP).map((j) => `    if (ow0 + ${j}u < u.OW) { ys[yb + ${j}u] = a${j}_${q}[${c}] + b; }`),
+  ]));
   return S.join("\n");
 }
 
 const UNIFORMS = {
-  Cin: "u32",
-  H: "u32",
-  W: "u32",
-  Cout: "u32",
-  OH: "u32",
-  OW: "u32",
+  ...conv.SHAPE_UNIFORMS,
   cp4: "u32",
   pH: "i32",
   pW: "i32",
@@ -100,26 +78,18 @@ const UNIFORMS = {
   total: "u32",
 } as const;
 
-const withBias = variants((kH: number, kW: number, sH: number, sW: number) =>
-  program({
-    name: `conv2d:fwd:${kH}:${kW}:${sH}:${sW}:1`,
-    uniforms: UNIFORMS,
-    inputs: { xs: "f32", wf: "vec4<f32>", bs: "f32" },
-    outputs: { ys: "f32" },
-    workgroupSize: WG,
-    body: forwardBody(kH, kW, sH, sW, true),
-  })
+const withBias = conv.unrolledProgram(
+  "fwd",
+  { uniforms: UNIFORMS, inputs: { xs: "f32", wf: "vec4<f32>", bs: "f32" }, outputs: { ys: "f32" } },
+  (kH, kW, sH, sW) => forwardBody(kH, kW, sH, sW, true),
+  ":1",
 );
 
-const withoutBias = variants((kH: number, kW: number, sH: number, sW: number) =>
-  program({
-    name: `conv2d:fwd:${kH}:${kW}:${sH}:${sW}:0`,
-    uniforms: UNIFORMS,
-    inputs: { xs: "f32", wf: "vec4<f32>" },
-    outputs: { ys: "f32" },
-    workgroupSize: WG,
-    body: forwardBody(kH, kW, sH, sW, false),
-  })
+const withoutBias = conv.unrolledProgram(
+  "fwd",
+  { uniforms: UNIFORMS, inputs: { xs: "f32", wf: "vec4<f32>" }, outputs: { ys: "f32" } },
+  (kH, kW, sH, sW) => forwardBody(kH, kW, sH, sW, false),
+  ":0",
 );
 
 /** One forward launch: x [n, Cin, H, W] (a batch chunk) and the repacked weight `wf` into out [n, Cout, OH, OW]. */
@@ -129,12 +99,7 @@ export function forwardLaunch(x: Tensor, wf: Tensor, bias: Tensor | null, out: T
   const total = x.shape[0] * g.OH * nPB * coTiles;
   const { kH, kW, sH, sW } = g;
   const uniforms = {
-    Cin: g.Cin,
-    H: g.H,
-    W: g.W,
-    Cout: g.Cout,
-    OH: g.OH,
-    OW: g.OW,
+    ...conv.shapeValues(g),
     cp4: wf.shape[1] / 4,
     pH: g.pH,
     pW: g.pW,

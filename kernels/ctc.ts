@@ -149,14 +149,8 @@ export function ctcLossWithSamples(
 }
 
 /** PyTorch's `F.ctc_loss` (see {@link ctcLossWithSamples} for the arguments). */
-export function ctcLoss(
-  logProbs: Tensor,
-  targets: Tensor,
-  inputLengths: Tensor | readonly number[],
-  targetLengths: Tensor | readonly number[],
-  opts: CtcOptions = {},
-): Tensor {
-  const { loss, sampleLosses } = ctcLossWithSamples(logProbs, targets, inputLengths, targetLengths, opts);
+export function ctcLoss(...args: Parameters<typeof ctcLossWithSamples>): Tensor {
+  const { loss, sampleLosses } = ctcLossWithSamples(...args);
   // The backward pass reads the per-sample losses; then they belong to the enclosing scope.
   if (!loss.node) sampleLosses.dispose();
   return loss;

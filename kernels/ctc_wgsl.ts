@@ -110,6 +110,24 @@ fn sample_loss(b: u32) -> f32 {
 }`;
 
 /**
+ * The loop-mode body start: one workgroup per sample sweeps `u.T` steps (counted by `step`); at each step below
+ * the sample's length every extended label position runs `cell`, and a storage barrier ends the step.
+ */
+function loopSweep(step: string, cell: string): string {
+  return `
+  let b = gid.x / ${WG}u;
+  let li = lid.x;
+  let tb = in_len(b);
+  let lb = ext_len(b);
+  for (var ${step} = 0u; ${step} < u.T; ${step}++) {
+    if (${step} < tb) {
+      for (var s = li; s < lb; s += ${WG}u) { ${cell}; }
+    }
+    storageBarrier();
+  }`;
+}
+
+/**
  * The alpha recursion and the per-sample losses. Loop mode: one workgroup per sample (workgroups [N, 1, 1]);
  * per-frame mode: x over the extended labels, y over the samples, launched for t = 0..T (t = T writes the losses).
  */
@@ -122,17 +140,7 @@ export const alphaProgram = variants((loop: boolean) =>
     workgroupSize: [WG, 1, 1],
     helpers: `${COMMON}${ALPHA_CELL}${LOSS}`,
     body: loop
-      ? `
-  let b = gid.x / ${WG}u;
-  let li = lid.x;
-  let tb = in_len(b);
-  let lb = ext_len(b);
-  for (var t = 0u; t < u.T; t++) {
-    if (t < tb) {
-      for (var s = li; s < lb; s += ${WG}u) { alpha_cell(b, t, s); }
-    }
-    storageBarrier();
-  }
+      ? `${loopSweep("t", "alpha_cell(b, t, s)")}
   if (li == 0u) { losses[b] = sample_loss(b); }`
       : `
   let s = gid.x;
@@ -158,19 +166,7 @@ export const betaProgram = variants((loop: boolean) =>
     outputs: { ab: "f32" },
     workgroupSize: [WG, 1, 1],
     helpers: `${COMMON}${BETA_CELL}`,
-    body: loop
-      ? `
-  let b = gid.x / ${WG}u;
-  let li = lid.x;
-  let tb = in_len(b);
-  let lb = ext_len(b);
-  for (var k = 0u; k < u.T; k++) {
-    if (k < tb) {
-      for (var s = li; s < lb; s += ${WG}u) { beta_cell(b, tb - 1u - k, s, tb, lb); }
-    }
-    storageBarrier();
-  }`
-      : `
+    body: loop ? loopSweep("k", "beta_cell(b, tb - 1u - k, s, tb, lb)") : `
   let s = gid.x;
   let b = gid.y;
   let tb = in_len(b);

@@ -7,7 +7,7 @@
  * million elements.
  */
 import { record } from "../engine/autograd.ts";
-import { launch, program } from "../engine/kernel.ts";
+import { type ElementType, launch, program } from "../engine/kernel.ts";
 import { normAxis, sameShape } from "../engine/shape.ts";
 import { empty, type Shape, shapeString, type Tensor } from "../engine/tensor.ts";
 import { scale } from "./elementwise.ts";
@@ -40,19 +40,31 @@ const sumProgram = program({
   o[i] = acc;`,
 });
 
-const expandProgram = program({
-  name: "reduce:expand",
-  uniforms: { n: "u32", len: "u32", inner: "u32" },
-  inputs: { g: "f32" },
-  outputs: { o: "f32" },
-  workgroupSize: WG * 4,
-  body: `
+/**
+ * A kernel that spreads the reduced [outer, inner] values back over [outer, len, inner] (`u.n` outputs `o`):
+ * `body` follows the index `i` and its outer index `oi`.
+ */
+function expandOver<const I extends Record<string, ElementType>>(name: string, inputs: I, body: string) {
+  return program({
+    name,
+    uniforms: { n: "u32", len: "u32", inner: "u32" },
+    inputs,
+    outputs: { o: "f32" },
+    workgroupSize: WG * 4,
+    body: `
   let i = gidx;
   if (i >= u.n) { return; }
-  let oi = i / (u.len * u.inner);
+  let oi = i / (u.len * u.inner);${body}`,
+  });
+}
+
+const expandProgram = expandOver(
+  "reduce:expand",
+  { g: "f32" },
+  `
   let ii = i % u.inner;
   o[i] = g[oi * u.inner + ii];`,
-});
+);
 
 const maxProgram = program({
   name: "reduce:max",
@@ -78,21 +90,15 @@ const maxProgram = program({
   idx[i] = i32(arg);`,
 });
 
-const maxGradProgram = program({
-  name: "reduce:max-grad",
-  uniforms: { n: "u32", len: "u32", inner: "u32" },
-  inputs: { g: "f32", idx: "i32" },
-  outputs: { o: "f32" },
-  workgroupSize: WG * 4,
-  body: `
-  let i = gidx;
-  if (i >= u.n) { return; }
-  let oi = i / (u.len * u.inner);
+const maxGradProgram = expandOver(
+  "reduce:max-grad",
+  { g: "f32", idx: "i32" },
+  `
   let j = (i / u.inner) % u.len;
   let ii = i % u.inner;
   let k = oi * u.inner + ii;
   o[i] = select(0.0, g[k], u32(idx[k]) == j);`,
-});
+);
 
 function sumRaw(x: Tensor, outer: number, len: number, inner: number): Tensor {
   let cur = x;
