@@ -53,6 +53,20 @@ export interface TrainDefaults {
 /** The tutorial's recipe, used for a user's data. */
 export const TUTORIAL_DEFAULTS: TrainDefaults = { config: "tutorial", epochs: 10, batchSize: 20, lr: 5e-4 };
 
+/**
+ * The bundled sample corpus is small (271 clips): a tiny model, small batches (more steps), a higher learning
+ * rate and no SpecAugment get it past CTC's blank-only phase within a few minutes on the CPU adapter (measured:
+ * dev CER 1.0 -> 0.45 in 15 epochs; with batch 10, lr 2e-3 and SpecAugment it was still blank after 10).
+ */
+export const SAMPLE_DEFAULTS: TrainDefaults = {
+  config: "tiny",
+  epochs: 20,
+  batchSize: 5,
+  lr: 3e-3,
+  clipGradNorm: 400,
+  specAugment: false,
+};
+
 /** Where the speech comes from: the corpus folder, its subsets, fetching it, a cap on its size. */
 const DATA_FLAGS = {
   data: {

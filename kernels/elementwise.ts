@@ -208,7 +208,7 @@ fn strided_index(flat: u32, str: array<vec4<u32>, ${MAX_RANK / 4}>) -> u32 {
   })
 );
 
-/** Exported for tests/program_test.ts (the generated WGSL and packing of a real kernel). */
+/** Exported for tests/engine/program_test.ts (the generated WGSL and packing of a real kernel). */
 export { binaryProgram };
 
 function binaryForward(op: BinaryOp, a: Tensor, b: Tensor, outShape: number[]): Tensor {

@@ -4,6 +4,7 @@ import { UsageError } from "../../cli/common.ts";
 import { type CliSpec, defineCli, describeRange, type Flag, helpText, parseFlags } from "../../cli/flags.ts";
 import {
   parseTrainArgs,
+  SAMPLE_DEFAULTS,
   TRAIN_HELP,
   TRAIN_SPEC,
   trainSpec,
@@ -273,14 +274,7 @@ Deno.test("the CLIs' own checks: required flags, cross-flag rules, positionals",
 });
 
 Deno.test("train: data-dependent defaults, --specaugment/--no-specaugment, and the args' shape", () => {
-  const sample = {
-    config: "tiny",
-    epochs: 20,
-    batchSize: 5,
-    lr: 3e-3,
-    clipGradNorm: 400,
-    specAugment: false,
-  };
+  const sample = SAMPLE_DEFAULTS;
   const s = parseTrainArgs([], sample)!;
   assert.deepEqual(
     [s.configName, s.epochs, s.batchSize, s.lr, s.clipGradNorm, s.specAugment],
