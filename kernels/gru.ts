@@ -152,7 +152,7 @@ export function biGru(
     wih.dispose();
     const saves = save ? empty([2, rows, 4, H], "f32", "gru saves") : null;
     const hp = save ? empty([2, rows, H], "f32", "gru h_prev") : null;
-    const step = forwardStep(vec, save);
+    const step = forwardStep(vec, save, H);
     const inputs = { gi, whh, bias, lens };
     const outputs = save ? { y, saves: saves!, hp: hp! } : { y };
     for (let s = 0; s < T; s++) {
@@ -171,7 +171,7 @@ export function biGru(
     const dgi = empty([rows, 6 * H], "f32", "gru dGi");
     const dgh = empty([2, rows, 3 * H], "f32", "gru dGh");
     const carry = empty([2, B, H], "f32", "gru carry");
-    const step = backwardStep(vec);
+    const step = backwardStep(vec, H);
     const inputs = { gy, saves: saves!, whh, lens, hp: hp! };
     const outputs = { dgi, dgh, carry };
     for (let s = T - 1; s >= 0; s--) {

@@ -194,20 +194,20 @@ fn tanh4(x: vec4<f32>) -> vec4<f32> {
  * Forward step: h_t for every row and both directions. With `save`, also writes what the backward pass needs
  * (gates and W_hn h + b_hn into `saves`, the previous hidden state into `hp`, zeros at padded frames).
  */
-export const forwardStep = variants((vec: boolean, save: boolean) => {
+export const forwardStep = variants((vec: boolean, save: boolean, H: number) => {
   const A = elem(vec);
   // The saves for the backward pass are bound only in the saving variant.
   const outputs: { y: ElementType; saves?: ElementType; hp?: ElementType } = save
     ? { y: A, saves: A, hp: A }
     : { y: A };
   return program({
-    name: `gru:fwd:${+vec}${+save}`,
+    name: `gru:fwd:${+vec}${+save}:${H}`,
     uniforms: UNIFORMS,
     inputs: { gi: A, whh: A, bias: A, lens: "i32" },
     outputs,
     workgroupSize: WG,
     helpers: GATES,
-    body: forwardStepBody(vec, save),
+    body: withHiddenSize(forwardStepBody(vec, save), H),
   });
 });
 
@@ -216,17 +216,26 @@ export const forwardStep = variants((vec: boolean, save: boolean) => {
  * the gate gradients of this frame into dGi (pre-activation, input side) and dGh (hidden side: the n gate's is
  * multiplied by r), and dh_t * z_t into carry for the frame before. Padded frames get zero gate gradients.
  */
-export const backwardStep = variants((vec: boolean) => {
+export const backwardStep = variants((vec: boolean, H: number) => {
   const A = elem(vec);
   return program({
-    name: `gru:bwd:${+vec}`,
+    name: `gru:bwd:${+vec}:${H}`,
     uniforms: UNIFORMS,
     inputs: { gy: A, saves: A, whh: A, lens: "i32", hp: A },
     outputs: { dgi: A, dgh: A, carry: A },
     workgroupSize: WG,
-    body: backwardStepBody(vec),
+    body: withHiddenSize(backwardStepBody(vec), H),
   });
 });
+
+/**
+ * The hidden size baked into a step kernel as a constant. With it as a constant the compiler unrolls and
+ * vectorises the recurrent matmul's inner loop (over H); a model has one or two hidden sizes, so this adds
+ * a pipeline or two, where baking the per-launch values (the step) would add one per frame.
+ */
+function withHiddenSize(body: string, H: number): string {
+  return body.replaceAll("u.H", `${H}u`);
+}
 
 function backwardStepBody(vec: boolean): string {
   const L: string[] = [];
