@@ -10,6 +10,7 @@
  */
 import { initGpu, setQuiet } from "../engine/mod.ts";
 import { loadAudio } from "../data/audio.ts";
+import { monoWav } from "../data/wav_write.ts";
 import { saveCheckpoint } from "../model/checkpoint.ts";
 import { type ModelConfig, PRESETS } from "../model/config.ts";
 import { SpeechRecognitionModel } from "../model/recognizer.ts";
@@ -20,29 +21,6 @@ const SAMPLE = `${ROOT}data/sample/train/`;
 const FIXTURES = `${ROOT}tests/fixtures/torch/`;
 const PYTHON = "/usr/bin/python3";
 const GB = 1e9;
-
-/** 16-bit mono PCM WAV bytes of samples in [-1, 1) that came from 16-bit audio (so they round-trip exactly). */
-function wavBytes(samples: Float32Array, rate = 16000): Uint8Array {
-  const out = new Uint8Array(44 + samples.length * 2);
-  const v = new DataView(out.buffer);
-  const text = (at: number, s: string) => [...s].forEach((ch, i) => v.setUint8(at + i, ch.charCodeAt(0)));
-  text(0, "RIFF");
-  v.setUint32(4, 36 + samples.length * 2, true);
-  text(8, "WAVEfmt ");
-  v.setUint32(16, 16, true);
-  v.setUint16(20, 1, true);
-  v.setUint16(22, 1, true);
-  v.setUint32(24, rate, true);
-  v.setUint32(28, rate * 2, true);
-  v.setUint16(32, 2, true);
-  v.setUint16(34, 16, true);
-  text(36, "data");
-  v.setUint32(40, samples.length * 2, true);
-  for (let i = 0; i < samples.length; i++) {
-    v.setInt16(44 + 2 * i, Math.max(-32768, Math.min(32767, Math.round(samples[i] * 32768))), true);
-  }
-  return out;
-}
 
 interface Clip {
   samples: Float32Array;
@@ -126,7 +104,7 @@ async function writeCheckpoint(dir: string, name: string, c: ModelConfig): Promi
 
 async function transcriptionRows(dir: string, recording: Float32Array) {
   const minute = `${dir}/one-minute.wav`;
-  await Deno.writeFile(minute, wavBytes(recording));
+  await Deno.writeFile(minute, monoWav(recording));
   const tutorial = await writeCheckpoint(dir, "tutorial", PRESETS.tutorial);
   const ours = await oursTranscribe(tutorial, minute);
   const peer = await peerTranscribe(tutorial, minute);
@@ -165,7 +143,7 @@ async function longRows(
     const base = name === "tutorial" ? ours : await oursTranscribe(checkpoint, minute);
     for (const minutes of [10, 60]) {
       const file = `${dir}/${minutes}-minutes.wav`;
-      await Deno.writeFile(file, wavBytes(join([recording], recording.length * minutes)));
+      await Deno.writeFile(file, monoWav(join([recording], recording.length * minutes)));
       const r = await oursTranscribe(checkpoint, file);
       await Deno.remove(file);
       report({
@@ -186,7 +164,7 @@ async function trainingRows(dir: string, clips: Clip[]): Promise<void> {
   for (let i = 0; i < 20; i++) {
     const a = clips[2 * i], b = clips[2 * i + 1];
     const file = `${dir}/utt-${i}.wav`;
-    await Deno.writeFile(file, wavBytes(join([a.samples, b.samples])));
+    await Deno.writeFile(file, monoWav(join([a.samples, b.samples])));
     list.push(`${file}\t${a.text} ${b.text}`);
   }
   const tsv = `${dir}/batch.tsv`;

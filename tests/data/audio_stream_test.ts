@@ -2,6 +2,7 @@
  * openAudioStream must give exactly loadAudio's waveform (bit for bit) cut into chunks, for FLAC and WAV, any
  * channel count and rate (so the streaming resampler must match resample() exactly), in bounded pieces.
  */
+import { encodeWav } from "../../data/wav_write.ts";
 import assert from "node:assert/strict";
 import { loadAudio } from "../../data/audio.ts";
 import { AudioFormatError } from "../../data/audio_error.ts";
@@ -48,7 +49,7 @@ async function checkAgainstLoadAudio(path: string, rate: number, chunkSamples: n
   return stream;
 }
 
-// ---- a minimal WAV writer ----
+// ---- WAV files to stream ----
 
 interface WavSpec {
   channels: number;
@@ -65,47 +66,9 @@ function signal(frame: number, channel: number): number {
   return Math.max(-1, Math.min(0.999, v));
 }
 
-function putSample(view: DataView, at: number, s: WavSpec, v: number): void {
-  if (s.float) {
-    if (s.bits === 32) view.setFloat32(at, v, true);
-    else view.setFloat64(at, v, true);
-  } else if (s.bits === 8) view.setUint8(at, Math.round(v * 127) + 128);
-  else if (s.bits === 16) view.setInt16(at, Math.round(v * 32767), true);
-  else if (s.bits === 24) {
-    const x = Math.round(v * 8388607);
-    view.setUint8(at, x & 0xff);
-    view.setUint8(at + 1, (x >> 8) & 0xff);
-    view.setInt8(at + 2, x >> 16);
-  } else view.setInt32(at, Math.round(v * 2147483647), true);
-}
-
-/** A RIFF/WAVE file: fmt (PCM or IEEE float), an odd-sized LIST chunk, data. */
+/** A RIFF/WAVE file: fmt (PCM or IEEE float), an odd-sized LIST chunk (skipped by readers), data. */
 function makeWav(s: WavSpec, sample: (frame: number, channel: number) => number = signal): Uint8Array {
-  const align = s.channels * (s.bits / 8);
-  const dataSize = s.frames * align;
-  const dataAt = 12 + 24 + 12 + 8;
-  const out = new Uint8Array(dataAt + dataSize);
-  const v = new DataView(out.buffer);
-  const put4 = (at: number, id: string) => [...id].forEach((ch, i) => (out[at + i] = ch.charCodeAt(0)));
-  put4(0, "RIFF");
-  v.setUint32(4, out.length - 8, true);
-  put4(8, "WAVE");
-  put4(12, "fmt ");
-  v.setUint32(16, 16, true);
-  v.setUint16(20, s.float ? 3 : 1, true);
-  v.setUint16(22, s.channels, true);
-  v.setUint32(24, s.rate, true);
-  v.setUint32(28, s.rate * align, true);
-  v.setUint16(32, align, true);
-  v.setUint16(34, s.bits, true);
-  put4(36, "LIST");
-  v.setUint32(40, 3, true); // odd size: one pad byte follows
-  put4(dataAt - 8, "data");
-  v.setUint32(dataAt - 4, dataSize, true);
-  for (let f = 0; f < s.frames; f++) {
-    for (let c = 0; c < s.channels; c++) putSample(v, dataAt + f * align + c * (s.bits / 8), s, sample(f, c));
-  }
-  return out;
+  return encodeWav(s, s.frames, sample, { listChunk: true });
 }
 
 async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {

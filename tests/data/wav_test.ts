@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { AudioFormatError } from "../../data/audio_error.ts";
 import { readWav } from "../../data/wav.ts";
+import { encodeWav, monoWav } from "../../data/wav_write.ts";
 
 interface WavSpec {
   tag?: number;
@@ -143,4 +144,23 @@ Deno.test("readWav: bad input names the offset", () => {
   mu[20] = 7; // mu-law
   expectError(mu, 12, /unsupported WAV format tag 0x7/);
   expectError(good.slice(0, 12), 12, /no fmt chunk/);
+});
+
+Deno.test("encodeWav writes what readWav and loadAudio's scaling read back exactly", () => {
+  const values = [-1, -0.5, 0, 0.25, 0.999];
+  for (const bits of [8, 16, 24, 32] as const) {
+    const full = 2 ** (bits - 1);
+    const w = readWav(
+      encodeWav({ channels: 2, rate: 8000, bits }, values.length, (t, c) => values[t] * (c ? -1 : 1)),
+    );
+    assert.equal(w.bitsPerSample, bits);
+    const expect = (x: number) => Math.max(-full, Math.min(full - 1, Math.round(x * full))) || 0; // -0 reads as 0
+    assert.deepEqual([...w.samples[0]], values.map(expect), `${bits}-bit`);
+    assert.deepEqual([...w.samples[1]], values.map((x) => expect(-x)), `${bits}-bit, channel 1`);
+  }
+  const f = readWav(encodeWav({ channels: 1, rate: 16000, bits: 32, float: true }, 3, (t) => t / 4));
+  assert.deepEqual([...f.float![0]], [0, 0.25, 0.5]);
+  // Samples that came from 16-bit audio (k / 32768) are written back exactly.
+  const pcm = Float32Array.from([-32768, -3, 0, 7, 32767], (k) => k / 32768);
+  assert.deepEqual([...readWav(monoWav(pcm)).samples[0]], [-32768, -3, 0, 7, 32767]);
 });
