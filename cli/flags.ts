@@ -27,7 +27,7 @@ interface FlagBase {
   short?: string;
   /** The heading this flag is listed under (`data`, `model`); flags without one go under the spec's heading. */
   group?: string;
-  /** The value's placeholder in the help text (default by type: N, X, SIZE, FILE, NAME, or the choices). */
+  /** The name shown for the value in the help text (default by type: N, X, SIZE, FILE, NAME, or the choices). */
   arg?: string;
   /** How the help text shows the default, when `default` is absent or says too little ("off", "all"). */
   defaultText?: string;
@@ -276,7 +276,7 @@ export function parseFlags<F extends Record<string, Flag>>(spec: CliSpec<F>, arg
       if (raw === undefined) {
         const next = args[i + 1];
         if (next === undefined || (next.startsWith("-") && next !== "-" && !/^-(\d|\.\d)/.test(next))) {
-          const arg = placeholder(flag);
+          const arg = valueName(flag);
           throw new UsageError(`--${name} needs a value (--${name} ${arg}; see --help)`);
         }
         raw = next;
@@ -304,8 +304,8 @@ export function parseFlags<F extends Record<string, Flag>>(spec: CliSpec<F>, arg
   return { values: values as FlagValues<F>, positionals, help } as ParsedFlags<F>;
 }
 
-/** The placeholder of a flag's value in help and errors. */
-export function placeholder(flag: Flag): string {
+/** The name shown for a flag's value in help and errors (`--lr X`, `--data DIR`). */
+export function valueName(flag: Flag): string {
   if (flag.arg !== undefined) return flag.arg;
   switch (flag.type) {
     case "boolean":
@@ -364,7 +364,7 @@ export function helpText(spec: CliSpec): string {
   const rows: { group: string; left: string; text: string }[] = [];
   const heading = spec.heading ?? "options";
   for (const [name, flag] of Object.entries(spec.flags)) {
-    const arg = placeholder(flag);
+    const arg = valueName(flag);
     const left = `${flag.short ? `-${flag.short}, ` : ""}--${name}${arg ? ` ${arg}` : ""}`;
     const shown = formatDefault(flag);
     const text = shown === undefined

@@ -4,7 +4,8 @@
  *
  * New kernels are {@link Program}s (engine/program.ts: named uniforms, inputs and outputs; the engine generates
  * the struct, the bindings and the packing) launched with `launch(program, { uniforms, inputs, outputs, ... })`.
- * The positional form `launch({ key, wgsl, tensors, params, workgroups })` remains for kernels not migrated yet.
+ * Every kernel is a program. The positional form `launch({ key, wgsl, tensors, params, workgroups })` stays for
+ * one-off shaders written whole by hand (tests of the engine itself).
  */
 import { commands } from "./commands.ts";
 import { profiling } from "./profiler.ts";

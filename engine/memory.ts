@@ -68,6 +68,5 @@ export function setMemoryLimit(bytes: number | null): void {
   }
   const recorder = commands();
   recorder.pool.limitBytes = bytes;
-  recorder.pool.submitPending = () => recorder.flush();
   if (bytes !== null && recorder.pool.totalBytes > bytes) recorder.pool.trim();
 }
