@@ -15,20 +15,12 @@ import { type Tensor, tensor } from "../engine/tensor.ts";
 import type { AudioDecoder, DecodeResult } from "./audio_pool.ts";
 import { CorpusError, type UtteranceInfo } from "./librispeech.ts";
 import { CharacterMapError, textToInts } from "./text.ts";
+import { HOP_LENGTH, spectrogramFrames } from "./frames.ts";
 
-/** The tutorial's MelSpectrogram hop length, in samples at 16 kHz. */
-export const HOP_LENGTH = 200;
+export { HOP_LENGTH, spectrogramFrames };
 
 /** The value in label rows past each transcript's end (pad_sequence's default). */
 export const LABEL_PAD = 0;
-
-/** Frames of a centred STFT: 1 + floor(samples / hop). */
-export function spectrogramFrames(samples: number, hop = HOP_LENGTH): number {
-  if (!Number.isInteger(samples) || samples < 0) {
-    throw new RangeError(`spectrogramFrames: samples must be an integer >= 0, got ${samples}`);
-  }
-  return 1 + Math.floor(samples / hop);
-}
 
 /** The tutorial's CTC input length of a clip: spectrogram frames // 2. */
 export function inputLength(samples: number, hop = HOP_LENGTH): number {

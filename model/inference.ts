@@ -12,7 +12,7 @@ import { ctcBeamSearch } from "./beam_search.ts";
 import { greedyDecode } from "./decode.ts";
 import type { SpeechRecognitionModel } from "./recognizer.ts";
 import { groupsToFit } from "./train_step.ts";
-import { spectrogramFrames } from "../data/batching.ts";
+import { spectrogramFrames } from "../data/frames.ts";
 import type { WordTiming } from "./word_timestamps.ts";
 
 /** Log-probabilities of one utterance: `time` rows of `nClass`, of which `length` are valid. */

@@ -1,14 +1,15 @@
 /**
  * MD5 of decoded audio in FLAC's layout (RFC 9639 section 8.2): samples interleaved, each as a signed
- * little-endian integer of ceil(bps / 8) bytes. Bytes are staged and fed to node:crypto in large pieces.
+ * little-endian integer of ceil(bps / 8) bytes. Bytes are staged and hashed in large pieces (md5_digest.ts: MD5 in
+ * TypeScript, so that the decoder runs in a browser too).
  */
-import { createHash, type Hash } from "node:crypto";
+import { Md5 } from "./md5_digest.ts";
 
 const STAGE_BYTES = 1 << 18;
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 export class FlacMd5 {
-  private hash: Hash = createHash("md5");
+  private hash = new Md5();
   private stage = new ArrayBuffer(STAGE_BYTES);
   private bytes = new Uint8Array(this.stage);
   private used = 0;
@@ -34,7 +35,7 @@ export class FlacMd5 {
   /** Hex digest; the object must not be used afterwards. */
   digest(): string {
     this.flush();
-    return this.hash.digest("hex");
+    return this.hash.digestHex();
   }
 
   private flush(): void {
