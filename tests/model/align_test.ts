@@ -1,6 +1,10 @@
 /** CTC Viterbi alignment against a brute-force reference that enumerates every frame path. */
 import * as assert from "node:assert/strict";
 import { AlignmentError, ctcViterbi, minimumFrames } from "../../model/align.ts";
+import { alignmentText, AlignmentTextError } from "../../model/align_text.ts";
+import { alignText } from "../../model/align_words.ts";
+import { alphabetOf, TUTORIAL_ALPHABET } from "../../data/alphabet.ts";
+import { textToInts } from "../../data/text.ts";
 
 /** A seeded generator (mulberry32), so a failing case can be rerun. */
 function random(seed: number): () => number {
@@ -144,4 +148,65 @@ Deno.test("bad inputs name what is wrong", () => {
   assert.throws(() => ctcViterbi(lp, 4, 4, [0], 3), /12 values cannot hold 4 frames x 4 classes/);
   const impossible = new Float32Array([-Infinity, 0, 0, -Infinity, 0, 0]);
   assert.throws(() => ctcViterbi(impossible, 2, 3, [0], 2), /no alignment .* finite probability/);
+});
+
+Deno.test("alignmentText lowercases, breaks words at whitespace runs and drops sentence punctuation", () => {
+  const t = alignmentText('  "Hello,  World!"\n\tIt\u2019s  me; \u201Cok\u201D.  ', TUTORIAL_ALPHABET);
+  assert.equal(t.text, "hello world it's me ok");
+  assert.deepEqual(t.words.map((w) => w.word), ["hello", "world", "it's", "me", "ok"]);
+  assert.deepEqual([...t.labels], textToInts("hello world it's me ok"));
+  assert.deepEqual([...t.wordOf.slice(0, 7)], [0, 0, 0, 0, 0, -1, 1]);
+  assert.deepEqual([...t.charOf.slice(0, 7)], [0, 1, 2, 3, 4, -1, 0]);
+  assert.equal(alignmentText(" \n ", TUTORIAL_ALPHABET).labels.length, 0);
+  // Full-width letters are their NFKC forms.
+  assert.equal(alignmentText("\uFF21b", TUTORIAL_ALPHABET).text, "ab");
+});
+
+Deno.test("a character outside the alphabet is an error naming it, its line and its 1-based column", () => {
+  assert.throws(
+    () => alignmentText("one two\nthree-four", TUTORIAL_ALPHABET),
+    (e: Error) => {
+      assert.ok(e instanceof AlignmentTextError);
+      assert.equal(e.character, "-");
+      assert.equal(e.line, 2);
+      assert.equal(e.column, 6);
+      assert.match(e.message, /character '-' \(U\+002D\) at line 2, column 6 is not in the model's alphabet/);
+      return true;
+    },
+  );
+  assert.throws(() => alignmentText("a 7", TUTORIAL_ALPHABET), /'7' \(U\+0037\) at line 1, column 3/);
+  // A quote that is the typographic apostrophe only inside a word; at a word's edge it is dropped.
+  assert.equal(alignmentText("\u2019tis", TUTORIAL_ALPHABET).text, "tis");
+  // An alphabet with the symbol keeps it, and one without a space has no separators.
+  const digits = alphabetOf([..."0123456789."]);
+  const d = alignmentText("3.5 7", digits);
+  assert.deepEqual([...d.labels], [3, 10, 5, 7]);
+  assert.deepEqual(d.words.map((w) => w.word), ["3.5", "7"]);
+});
+
+/** Log-probabilities that put almost all mass on the given class of each frame. */
+function peaked(classes: number[], nClass: number): Float32Array {
+  const lp = new Float32Array(classes.length * nClass).fill(Math.log(0.01 / (nClass - 1)));
+  classes.forEach((c, t) => lp[t * nClass + c] = Math.log(0.99));
+  return lp;
+}
+
+Deno.test("alignText times words from their first character's start to their last character's end", () => {
+  const alphabet = alphabetOf(["a", "b", " "]);
+  const text = alignmentText("ab  bb", alphabet);
+  const B = 3;
+  // Frames: blank blank a a blank b space space b blank b blank
+  const classes = [B, B, 0, 0, B, 1, 2, 2, 1, B, 1, B];
+  const lp = { logProbs: peaked(classes, 4), frames: classes.length, nClass: 4 };
+  const words = alignText(text, lp, { hop: 0.5 });
+  assert.deepEqual(words.map((w) => [w.word, w.start, w.end]), [["ab", 1, 3], ["bb", 4, 5.5]]);
+  assert.deepEqual(words[0].chars.map((c) => [c.char, c.start, c.end]), [["a", 1, 2], ["b", 2.5, 3]]);
+  assert.deepEqual(words[1].chars.map((c) => [c.char, c.start, c.end]), [["b", 4, 4.5], ["b", 5, 5.5]]);
+  for (const w of words) assert.ok(Math.abs(w.probability - 0.99) < 1e-6, `${w.word}: ${w.probability}`);
+  // A frame on the path the model gives little to lowers the word's score: the word's mean, not its maximum.
+  const doubtful = peaked(classes, 4);
+  doubtful.set([Math.log(0.4), Math.log(0.1), Math.log(0.1), Math.log(0.4)], 3 * 4);
+  const lower = alignText(text, { ...lp, logProbs: doubtful }, { hop: 0.5 });
+  assert.equal(lower[0].start, 1);
+  assert.ok(Math.abs(lower[0].probability - (0.99 * 3 + 0.4) / 4) < 1e-6, `${lower[0].probability}`);
 });

@@ -1,0 +1,95 @@
+/**
+ * Forced alignment of a text to a recording's log-probabilities, as timed words and characters: the Viterbi path
+ * (model/align.ts) over the text's labels (model/align_text.ts), read back per character and per word.
+ *
+ * A character lasts from the first to the end of the last frame the path spends on it. A word lasts from its
+ * first character's first frame to the end of its last character's last frame, so the blanks inside it count,
+ * those around it do not. A word's `probability` is the mean posterior, along the path, of its frames (blanks
+ * inside it included); a character's, of its own frames.
+ */
+import { type CtcAlignment, ctcViterbi, type CtcViterbiOptions } from "./align.ts";
+import type { AlignmentText } from "./align_text.ts";
+import type { TimedWord } from "./transcript_document.ts";
+import { FRAME_HOP_SECONDS } from "./word_timestamps.ts";
+
+/** One character with its times in seconds and its mean posterior. */
+export interface AlignedCharacter {
+  char: string;
+  start: number;
+  end: number;
+  probability: number;
+}
+
+/** A word of the text with its times, its score and its characters'. */
+export interface AlignedWord extends TimedWord {
+  probability: number;
+  chars: AlignedCharacter[];
+}
+
+/** Log-probabilities of a whole recording: `frames` rows of `nClass`. */
+export interface RecordingLogProbs {
+  logProbs: Float32Array;
+  frames: number;
+  nClass: number;
+}
+
+/** Seconds rounded to whole microseconds, so 7 frames of 25 ms read 0.175 and not 0.17500000000000002. */
+function seconds(frame: number, hop: number): number {
+  return Math.round(frame * hop * 1e6) / 1e6;
+}
+
+/** Mean of exp(log-probability) of the path's class over frames [from, to). */
+function meanPosterior(lp: RecordingLogProbs, path: Int32Array, from: number, to: number): number {
+  let sum = 0;
+  for (let t = from; t < to; t++) sum += Math.exp(lp.logProbs[t * lp.nClass + path[t]]);
+  return to > from ? sum / (to - from) : 0;
+}
+
+/** The words of `text` timed by an alignment of its labels. */
+export function wordsOfAlignment(
+  text: AlignmentText,
+  alignment: CtcAlignment,
+  lp: RecordingLogProbs,
+  hop: number = FRAME_HOP_SECONDS,
+): AlignedWord[] {
+  const words: AlignedWord[] = text.words.map((w) => ({
+    word: w.word,
+    start: 0,
+    end: 0,
+    probability: 0,
+    chars: [],
+  }));
+  const firstFrame = new Int32Array(words.length);
+  const lastFrame = new Int32Array(words.length);
+  for (let k = 0; k < text.labels.length; k++) {
+    const w = text.wordOf[k];
+    if (w < 0) continue;
+    const c = text.charOf[k];
+    const start = alignment.starts[k];
+    const end = alignment.ends[k];
+    words[w].chars.push({
+      char: text.words[w].characters[c],
+      start: seconds(start, hop),
+      end: seconds(end, hop),
+      probability: meanPosterior(lp, alignment.path, start, end),
+    });
+    if (c === 0) firstFrame[w] = start;
+    lastFrame[w] = end;
+  }
+  words.forEach((w, i) => {
+    w.start = seconds(firstFrame[i], hop);
+    w.end = seconds(lastFrame[i], hop);
+    w.probability = meanPosterior(lp, alignment.path, firstFrame[i], lastFrame[i]);
+  });
+  return words;
+}
+
+/** Aligns `text` to a recording's log-probabilities; the blank is the last class. Errors as {@link ctcViterbi}. */
+export function alignText(
+  text: AlignmentText,
+  lp: RecordingLogProbs,
+  opts: CtcViterbiOptions & { hop?: number } = {},
+): AlignedWord[] {
+  const alignment = ctcViterbi(lp.logProbs, lp.frames, lp.nClass, text.labels, lp.nClass - 1, opts);
+  return wordsOfAlignment(text, alignment, lp, opts.hop);
+}
