@@ -80,15 +80,9 @@ export function setQuiet(value: boolean): void {
 
 async function requestGpu(): Promise<Gpu> {
   if (!("gpu" in navigator) || !navigator.gpu) throw new GpuError(INSTALL_HINT);
-  // Mesa's Vulkan window-system code prints "XDG_RUNTIME_DIR is invalid or not set" on headless machines. We
-  // never present to a window, so any existing directory quiets it; a user's own setting is left alone.
-  try {
-    if (!Deno.env.get("XDG_RUNTIME_DIR")) {
-      Deno.env.set("XDG_RUNTIME_DIR", Deno.build.os === "windows" ? "." : "/tmp");
-    }
-  } catch {
-    // No env permission: the message is harmless.
-  }
+  // Mesa's Vulkan window-system code prints "XDG_RUNTIME_DIR is invalid or not set" on headless machines (not in
+  // a browser, which has no Deno).
+  if (typeof Deno !== "undefined") quietMesaWarning();
   let adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
   if (!adapter) adapter = await navigator.gpu.requestAdapter();
   if (!adapter) throw new GpuError(INSTALL_HINT);
@@ -133,6 +127,17 @@ async function requestGpu(): Promise<Gpu> {
       maxStorageBuffersPerShaderStage: d.maxStorageBuffersPerShaderStage,
     },
   };
+}
+
+/** We never present to a window, so any existing directory quiets Mesa; a user's own setting is left alone. */
+function quietMesaWarning(): void {
+  try {
+    if (!Deno.env.get("XDG_RUNTIME_DIR")) {
+      Deno.env.set("XDG_RUNTIME_DIR", Deno.build.os === "windows" ? "." : "/tmp");
+    }
+  } catch {
+    // No env permission: the message is harmless.
+  }
 }
 
 /** Records an uncaptured GPU error for the next {@link throwPendingGpuErrors}. */

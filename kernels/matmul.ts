@@ -27,9 +27,19 @@ let strategyOverride: MatmulStrategy | null = null;
  */
 export function matmulStrategy(): MatmulStrategy {
   if (strategyOverride) return strategyOverride;
-  const env = Deno.env.get("SPEECH_MATMUL");
+  const env = strategyFromEnv();
   if (env === "registers" || env === "shared") return env;
   return gpu().isCpuAdapter ? "registers" : "shared";
+}
+
+/** `SPEECH_MATMUL`, when there is an environment to read (not in a browser) and leave to read it. */
+function strategyFromEnv(): string | undefined {
+  if (typeof Deno === "undefined") return undefined;
+  try {
+    return Deno.env.get("SPEECH_MATMUL");
+  } catch {
+    return undefined; // no --allow-env: the automatic choice
+  }
 }
 
 /** Forces a matmul strategy (null: back to the automatic choice). */
