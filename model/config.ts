@@ -1,7 +1,15 @@
 /**
  * Model hyperparameters, the named presets, and their round trip through a checkpoint's `__metadata__`
- * (all values strings, as safetensors requires).
+ * (all values strings, as safetensors requires). The alphabet is recorded as `alphabet`, its characters in class
+ * order as a JSON array (the blank is last, implied); a checkpoint without it has the tutorial's 29 classes.
  */
+import {
+  type Alphabet,
+  ALPHABET_KEY,
+  alphabetFromMetadata,
+  alphabetToMetadata,
+  TUTORIAL_ALPHABET,
+} from "../data/alphabet.ts";
 
 /** How the BiGRU layers run. */
 export type GruLayout =
@@ -23,6 +31,8 @@ export interface ModelConfig {
   dropout: number;
   gruLayout: GruLayout;
   features: FeatureKind;
+  /** The output classes; `nClass` is always `alphabet.size`. */
+  alphabet: Alphabet;
 }
 
 /** The tutorial's hyperparameters (what a checkpoint without metadata is taken to be). */
@@ -36,6 +46,7 @@ export const TUTORIAL_CONFIG: ModelConfig = {
   dropout: 0.1,
   gruLayout: "default",
   features: "mel",
+  alphabet: TUTORIAL_ALPHABET,
 };
 
 export const PRESETS: Record<"tiny" | "small" | "tutorial", ModelConfig> = {
@@ -44,7 +55,8 @@ export const PRESETS: Record<"tiny" | "small" | "tutorial", ModelConfig> = {
   tutorial: TUTORIAL_CONFIG,
 };
 
-const KEYS: [keyof ModelConfig, string][] = [
+/** The numeric and word-valued keys (the alphabet has its own). */
+const KEYS: [Exclude<keyof ModelConfig, "alphabet">, string][] = [
   ["nCnnLayers", "n_cnn_layers"],
   ["nRnnLayers", "n_rnn_layers"],
   ["rnnDim", "rnn_dim"],
@@ -60,10 +72,14 @@ const KEYS: [keyof ModelConfig, string][] = [
 export function configToMetadata(c: ModelConfig): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, name] of KEYS) out[name] = String(c[k]);
+  out[ALPHABET_KEY] = alphabetToMetadata(c.alphabet);
   return out;
 }
 
-/** Reads a config from checkpoint metadata; missing keys take the tutorial's values. */
+/**
+ * Reads a config from checkpoint metadata; missing keys take the tutorial's values. Without an `alphabet` key the
+ * classes are the tutorial's, which a file whose n_class is not 29 cannot have: that is an error naming it.
+ */
 export function configFromMetadata(meta: Record<string, string>, file = "checkpoint"): ModelConfig {
   const c: ModelConfig = { ...TUTORIAL_CONFIG };
   for (const [k, name] of KEYS) {
@@ -83,6 +99,16 @@ export function configFromMetadata(meta: Record<string, string>, file = "checkpo
       (c[k] as number) = n;
     }
   }
+  const recorded = meta[ALPHABET_KEY];
+  if (recorded !== undefined) {
+    c.alphabet = alphabetFromMetadata(recorded, file);
+    if (meta.n_class === undefined) c.nClass = c.alphabet.size;
+  } else if (c.nClass !== TUTORIAL_ALPHABET.size) {
+    throw new Error(
+      `${file}: n_class is ${c.nClass} but the metadata has no ${ALPHABET_KEY} (the characters of classes ` +
+        `0..${c.nClass - 2} as a JSON array, the blank last); without one the model's classes are unknown`,
+    );
+  }
   validateConfig(c, file);
   return c;
 }
@@ -99,4 +125,15 @@ export function validateConfig(c: ModelConfig, what = "config"): void {
     throw new Error(`${what}: nFeats must be even (the first conv halves it), got ${c.nFeats}`);
   }
   if (!(c.dropout >= 0 && c.dropout < 1)) throw new Error(`${what}: dropout ${c.dropout} must be in [0, 1)`);
+  if (!c.alphabet || c.nClass !== c.alphabet.size) {
+    throw new Error(
+      `${what}: nClass = ${c.nClass} must equal the alphabet's size (${c.alphabet?.size ?? "no alphabet"}: ` +
+        `its characters and the blank)`,
+    );
+  }
+}
+
+/** `c` with another alphabet, and the class count that goes with it. */
+export function withAlphabet(c: ModelConfig, alphabet: Alphabet): ModelConfig {
+  return { ...c, alphabet, nClass: alphabet.size };
 }

@@ -87,7 +87,7 @@ export function batchLoss(
     batch.labels,
     batch.inputLengths,
     batch.labelLengths,
-    { blank: model.config.nClass - 1, reduction: "mean", zeroInfinity: true, batchFirst: true },
+    { blank: model.config.alphabet.blank, reduction: "mean", zeroInfinity: true, batchFirst: true },
   );
   return { loss, sampleLosses, logProbs };
 }

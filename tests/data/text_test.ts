@@ -6,7 +6,7 @@ Deno.test("character map: apostrophe 0, space 1, a-z 2..27, blank 28", () => {
   assert.equal(N_CLASS, 29);
   assert.equal(CHARACTERS.length, 28);
   assert.deepEqual(textToInts("'"), [0]);
-  assert.deepEqual(textToInts(" "), [1]);
+  assert.deepEqual(textToInts("a b"), [2, 1, 3]);
   assert.deepEqual(textToInts("a"), [2]);
   assert.deepEqual(textToInts("z"), [27]);
   assert.deepEqual(textToInts("abcdefghijklmnopqrstuvwxyz"), Array.from({ length: 26 }, (_, i) => i + 2));
@@ -34,12 +34,25 @@ Deno.test("textToInts names the unmapped character and its column", () => {
   const accent = assertThrowsMapError(() => textToInts("café\tnoir"));
   assert.equal(accent.character, "é");
   assert.equal(accent.column, 4);
-  const tab = assertThrowsMapError(() => textToInts("ab\tc"));
-  assert.ok(tab.message.startsWith("character (U+0009) at column 3 "));
-  // Columns count code points, not UTF-16 units.
+  const control = assertThrowsMapError(() => textToInts("ab\u0007c"));
+  assert.ok(control.message.startsWith("character (U+0007) at column 3 "));
+  // Columns count code points of the text as given, not UTF-16 units, nor the normalised text.
   const emoji = assertThrowsMapError(() => textToInts("😀x-"));
   assert.equal(emoji.column, 1);
-  assert.equal(assertThrowsMapError(() => textToInts("\u{1F600}x-".slice(2))).column, 2);
+  assert.equal(assertThrowsMapError(() => textToInts("x\u{1F600}\u{1F600}")).column, 2);
+  assert.equal(assertThrowsMapError(() => textToInts("  \u201cwell,\u201d  I  said \u00a3")).column, 20);
+});
+
+Deno.test("textToInts normalises first: case, quotes, punctuation, whitespace", () => {
+  const text = (s: string) => intsToText(textToInts(s));
+  assert.equal(
+    text("  \u201cWell-known,\u201d she said \u2014 ISN\u2019T it?  "),
+    "well known she said isn't it",
+  );
+  assert.equal(text("ab\tc\n d"), "ab c d");
+  // NFKC: full-width letters and the fi ligature fold to plain ones.
+  assert.equal(text("\uff28\uff29 \ufb01ne"), "hi fine");
+  assert.equal(text("...!?"), "");
 });
 
 Deno.test("intsToText rejects the blank and non-classes", () => {

@@ -14,6 +14,7 @@
  */
 import { commands, Random, tensor } from "../../engine/mod.ts";
 import type { BufferPool } from "../../engine/buffer_pool.ts";
+import { alphabetOf } from "../../data/alphabet.ts";
 import type { ModelConfig } from "../../model/config.ts";
 import { AdamW } from "../../model/optim.ts";
 import { SpeechRecognitionModel } from "../../model/recognizer.ts";
@@ -31,6 +32,7 @@ const CONFIG: ModelConfig = {
   dropout: 0.1,
   gruLayout: "default",
   features: "logmel",
+  alphabet: alphabetOf([..."abcde"]),
 };
 const STEPS = 1000;
 const BATCH = 5;
