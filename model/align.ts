@@ -15,6 +15,11 @@
 /** The most back-pointer memory an alignment takes unless told otherwise: 512 MiB. */
 export const DEFAULT_MAX_ALIGNMENT_BYTES = 512 * 2 ** 20;
 
+/** A byte count as the errors give it: MiB when it is at least one, else bytes. */
+export function describeBytes(bytes: number): string {
+  return bytes >= 2 ** 20 ? `${(bytes / 2 ** 20).toFixed(0)} MiB` : `${bytes} bytes`;
+}
+
 /** A label sequence that cannot be aligned to the given frames; the message says why, with the numbers. */
 export class AlignmentError extends Error {
   constructor(message: string) {
@@ -90,8 +95,8 @@ function checkInputs(
       `aligning ${labels.length} characters to ${frames} frames needs ${frames} x ${
         2 * labels.length + 1
       } = ` +
-        `${(bytes / 2 ** 20).toFixed(0)} MiB of back-pointers, over the limit of ` +
-        `${(maxBytes / 2 ** 20).toFixed(0)} MiB: split the recording and its text`,
+        `${describeBytes(bytes)} of back-pointers, over the limit of ${describeBytes(maxBytes)}: ` +
+        `split the recording and its text`,
     );
   }
 }

@@ -18,8 +18,13 @@ export const DROPPED_PUNCTUATION: ReadonlySet<string> = new Set([
 /** The typographic apostrophe: inside a word ("don’t") it is read as "'". */
 const RIGHT_SINGLE_QUOTE = "\u2019";
 
-/** A character of the text with no class in the alphabet. */
+/**
+ * A character of the text with no class in the alphabet. The message starts with its place (`line L, column C:`);
+ * `detail` is the rest, for callers that name the place their own way (`FILE:L:C:`).
+ */
 export class AlignmentTextError extends Error {
+  readonly detail: string;
+
   constructor(
     readonly character: string,
     readonly line: number,
@@ -29,16 +34,26 @@ export class AlignmentTextError extends Error {
     const cp = character.codePointAt(0)!;
     const hex = `U+${cp.toString(16).toUpperCase().padStart(4, "0")}`;
     const shown = cp >= 0x20 && cp !== 0x7f ? `'${character}' (${hex})` : hex;
-    super(
-      `character ${shown} at line ${line}, column ${column} is not in the model's alphabet ` +
-        `(${describeAlphabet(alphabet)})`,
-    );
+    const detail = `character ${shown} is not in the model's alphabet (${describeAlphabet(alphabet)})`;
+    super(`line ${line}, column ${column}: ${detail}`);
     this.name = "AlignmentTextError";
+    this.detail = detail;
   }
 }
 
-function describeAlphabet(alphabet: Alphabet): string {
-  return alphabet.characters.map((c) => c === " " ? "space" : c).join(" ");
+/** The alphabet's symbols, runs of three or more consecutive code points written as ranges: `' space a-z`. */
+export function describeAlphabet(alphabet: Alphabet): string {
+  const parts: string[] = [];
+  const chars = alphabet.characters;
+  const code = (c: string) => [...c].length === 1 ? c.codePointAt(0)! : NaN;
+  for (let i = 0; i < chars.length;) {
+    let j = i;
+    while (j + 1 < chars.length && code(chars[j + 1]) === code(chars[j]) + 1) j++;
+    if (j - i >= 2) parts.push(`${chars[i]}-${chars[j]}`);
+    else for (let k = i; k <= j; k++) parts.push(chars[k] === " " ? "space" : chars[k]);
+    i = j + 1;
+  }
+  return parts.join(" ");
 }
 
 /** One word of the text: its characters (alphabet symbols) and their class ids. */

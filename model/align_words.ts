@@ -9,6 +9,7 @@
  */
 import { type CtcAlignment, ctcViterbi, type CtcViterbiOptions } from "./align.ts";
 import type { AlignmentText } from "./align_text.ts";
+import { roundSeconds } from "./segments.ts";
 import type { TimedWord } from "./transcript_document.ts";
 import { FRAME_HOP_SECONDS } from "./word_timestamps.ts";
 
@@ -33,9 +34,14 @@ export interface RecordingLogProbs {
   nClass: number;
 }
 
-/** Seconds rounded to whole microseconds, so 7 frames of 25 ms read 0.175 and not 0.17500000000000002. */
-function seconds(frame: number, hop: number): number {
-  return Math.round(frame * hop * 1e6) / 1e6;
+/** A frame boundary in seconds, no later than the recording's end (its last frame may run past it). */
+function seconds(frame: number, hop: number, duration: number): number {
+  return roundSeconds(Math.min(frame * hop, duration));
+}
+
+/** Scores to 4 decimals: more would be noise in the output. */
+function score(p: number): number {
+  return Math.round(p * 1e4) / 1e4;
 }
 
 /** Mean of exp(log-probability) of the path's class over frames [from, to). */
@@ -50,8 +56,10 @@ export function wordsOfAlignment(
   text: AlignmentText,
   alignment: CtcAlignment,
   lp: RecordingLogProbs,
-  hop: number = FRAME_HOP_SECONDS,
+  opts: { hop?: number; duration?: number } = {},
 ): AlignedWord[] {
+  const hop = opts.hop ?? FRAME_HOP_SECONDS;
+  const duration = opts.duration ?? Infinity;
   const words: AlignedWord[] = text.words.map((w) => ({
     word: w.word,
     start: 0,
@@ -69,27 +77,30 @@ export function wordsOfAlignment(
     const end = alignment.ends[k];
     words[w].chars.push({
       char: text.words[w].characters[c],
-      start: seconds(start, hop),
-      end: seconds(end, hop),
-      probability: meanPosterior(lp, alignment.path, start, end),
+      start: seconds(start, hop, duration),
+      end: seconds(end, hop, duration),
+      probability: score(meanPosterior(lp, alignment.path, start, end)),
     });
     if (c === 0) firstFrame[w] = start;
     lastFrame[w] = end;
   }
   words.forEach((w, i) => {
-    w.start = seconds(firstFrame[i], hop);
-    w.end = seconds(lastFrame[i], hop);
-    w.probability = meanPosterior(lp, alignment.path, firstFrame[i], lastFrame[i]);
+    w.start = seconds(firstFrame[i], hop, duration);
+    w.end = seconds(lastFrame[i], hop, duration);
+    w.probability = score(meanPosterior(lp, alignment.path, firstFrame[i], lastFrame[i]));
   });
   return words;
 }
 
-/** Aligns `text` to a recording's log-probabilities; the blank is the last class. Errors as {@link ctcViterbi}. */
+/**
+ * Aligns `text` to a recording's log-probabilities; the blank is the last class. `hop` is the seconds between
+ * frames, `duration` the recording's length (no time is later). Errors as {@link ctcViterbi}.
+ */
 export function alignText(
   text: AlignmentText,
   lp: RecordingLogProbs,
-  opts: CtcViterbiOptions & { hop?: number } = {},
+  opts: CtcViterbiOptions & { hop?: number; duration?: number } = {},
 ): AlignedWord[] {
   const alignment = ctcViterbi(lp.logProbs, lp.frames, lp.nClass, text.labels, lp.nClass - 1, opts);
-  return wordsOfAlignment(text, alignment, lp, opts.hop);
+  return wordsOfAlignment(text, alignment, lp, opts);
 }

@@ -137,7 +137,7 @@ Deno.test("the back-pointer limit is checked before any work, with the sizes", (
   const lp = new Float32Array(1000 * 4);
   assert.throws(
     () => ctcViterbi(lp, 1000, 4, [0, 1, 2], 3, { maxBytes: 6999 }),
-    /1000 frames needs 1000 x 7 = .* MiB of back-pointers, over the limit/,
+    /1000 frames needs 1000 x 7 = 7000 bytes of back-pointers, over the limit of 6999 bytes/,
   );
   assert.doesNotThrow(() => ctcViterbi(lp, 1000, 4, [0, 1, 2], 3, { maxBytes: 7000 }));
 });
@@ -170,11 +170,17 @@ Deno.test("a character outside the alphabet is an error naming it, its line and 
       assert.equal(e.character, "-");
       assert.equal(e.line, 2);
       assert.equal(e.column, 6);
-      assert.match(e.message, /character '-' \(U\+002D\) at line 2, column 6 is not in the model's alphabet/);
+      assert.equal(
+        e.message,
+        "line 2, column 6: character '-' (U+002D) is not in the model's alphabet (' space a-z)",
+      );
       return true;
     },
   );
-  assert.throws(() => alignmentText("a 7", TUTORIAL_ALPHABET), /'7' \(U\+0037\) at line 1, column 3/);
+  assert.throws(
+    () => alignmentText("a 7", TUTORIAL_ALPHABET),
+    /: line 1, column 3: character '7' \(U\+0037\)/,
+  );
   // A quote that is the typographic apostrophe only inside a word; at a word's edge it is dropped.
   assert.equal(alignmentText("\u2019tis", TUTORIAL_ALPHABET).text, "tis");
   // An alphabet with the symbol keeps it, and one without a space has no separators.
