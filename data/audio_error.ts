@@ -28,3 +28,8 @@ export class AudioFormatError extends Error {
     return prefix ? `${prefix}: ${detail}` : detail;
   }
 }
+
+/** `e` naming `file` when it is an AudioFormatError that names no file yet; any other error as it is. */
+export function namingFile(e: unknown, file: string): unknown {
+  return e instanceof AudioFormatError && e.file === undefined ? e.withFile(file) : e;
+}

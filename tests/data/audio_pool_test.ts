@@ -3,9 +3,20 @@ import { join } from "node:path";
 import { loadAudio } from "../../data/audio.ts";
 import { AudioPool, type DecodeResult, defaultWorkerCount } from "../../data/audio_pool.ts";
 
-const SAMPLE_DIR = new URL("../../data/sample/dev/90101/1/", import.meta.url).pathname;
-const SAMPLES = [...Deno.readDirSync(SAMPLE_DIR)].map((e) => e.name).filter((n) => n.endsWith(".flac")).sort()
-  .slice(0, 6).map((n) => SAMPLE_DIR + n);
+/** The first `n` FLAC files (by path) under data/sample/dev, whatever speaker folders the sample corpus has. */
+function sampleFlacs(n: number): string[] {
+  const found: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of [...Deno.readDirSync(dir)].sort((a, b) => a.name < b.name ? -1 : 1)) {
+      if (e.isDirectory) walk(`${dir}/${e.name}`);
+      else if (e.name.endsWith(".flac")) found.push(`${dir}/${e.name}`);
+    }
+  };
+  walk(new URL("../../data/sample/dev", import.meta.url).pathname);
+  return found.slice(0, n);
+}
+
+const SAMPLES = sampleFlacs(6);
 
 /** A temp folder with a truncated FLAC, a text file posing as audio, and the path of a missing file. */
 async function badFiles(): Promise<{ dir: string; truncated: string; notAudio: string; missing: string }> {
@@ -61,7 +72,7 @@ Deno.test("a bad file gives a failed result naming it and the reason; the pool g
       );
       assert.match(cut.reason, /^at byte \d+: .+/);
       assert.ok(!text.ok && text.errorName === "AudioFormatError");
-      assert.match(text.reason, /not a FLAC or WAV file/);
+      assert.match(text.reason, /not a FLAC, WAV, MP3, Ogg Vorbis or Ogg Opus file/);
       assert.ok(!gone.ok && gone.errorName === "NotFound", JSON.stringify(gone));
       assert.ok(!gone.reason.includes(missing), gone.reason);
       assert.match(gone.reason, /No such file/);

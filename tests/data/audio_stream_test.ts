@@ -10,8 +10,20 @@ import { type AudioStream, openAudioStream, StreamingResampler } from "../../dat
 import { resample } from "../../data/resample.ts";
 
 const FLAC_DIR = new URL("../fixtures/flac/", import.meta.url);
-const SAMPLE_DIR = new URL("../../data/sample/dev/90101/2/", import.meta.url);
 const flacPath = (name: string) => new URL(name, FLAC_DIR).pathname;
+
+/** The first `n` FLAC files (by path) under data/sample/dev, whatever speaker folders the sample corpus has. */
+function sampleFlacs(n: number): string[] {
+  const found: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of [...Deno.readDirSync(dir)].sort((a, b) => a.name < b.name ? -1 : 1)) {
+      if (e.isDirectory) walk(`${dir}/${e.name}`);
+      else if (e.name.endsWith(".flac")) found.push(`${dir}/${e.name}`);
+    }
+  };
+  walk(new URL("../../data/sample/dev", import.meta.url).pathname);
+  return found.slice(0, n);
+}
 
 /** Concatenates a stream's chunks, checking that all but the last have exactly chunkSamples samples. */
 async function collect(stream: AudioStream, chunkSamples: number, label: string): Promise<Float32Array> {
@@ -114,8 +126,7 @@ test("StreamingResampler equals resample() bit for bit for any split of the inpu
 });
 
 test("openAudioStream equals loadAudio on FLAC: 16 kHz mono, 44.1 kHz stereo, 24/32-bit, 3-8 channels", async () => {
-  const sample = [...Deno.readDirSync(SAMPLE_DIR)].filter((e) => e.name.endsWith(".flac")).map((e) => e.name)
-    .sort().slice(0, 3).map((n) => new URL(n, SAMPLE_DIR).pathname);
+  const sample = sampleFlacs(3);
   for (const path of sample) {
     for (const chunk of [997, 16000, 160000]) await checkAgainstLoadAudio(path, 16000, chunk);
   }
@@ -242,7 +253,10 @@ test("openAudioStream: a truncated FLAC fails naming the file and byte offset, a
     // Errors while opening: unknown magic, a WAV whose data chunk runs past the end.
     const junk = `${dir}/junk.bin`;
     Deno.writeFileSync(junk, new TextEncoder().encode("hello world, not audio"));
-    await assert.rejects(openAudioStream(junk), /junk\.bin at byte 0: not a FLAC or WAV file/);
+    await assert.rejects(
+      openAudioStream(junk),
+      /junk\.bin at byte 0: not a FLAC, WAV, MP3, Ogg Vorbis or Ogg Opus file/,
+    );
     const short = `${dir}/short.wav`;
     Deno.writeFileSync(short, makeWav({ channels: 1, rate: 16000, bits: 16, frames: 100 }).slice(0, 150));
     const loadError = await loadAudio(short).catch((e) => e);
@@ -283,4 +297,93 @@ test("openAudioStream: stopping early or close() without reading releases the fi
     for await (const _ of c) break;
     await (await openAudioStream(wav)).close();
   });
+});
+
+// ---- byte streams (stdin) ----
+
+/** `bytes` as a ReadableStream of chunks of the given sizes, in turn; records whether it was cancelled. */
+function chunked(bytes: Uint8Array, sizes: number[]): ReadableStream<Uint8Array> & { cancelled: boolean } {
+  let at = 0;
+  let i = 0;
+  const stream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (at >= bytes.length) return controller.close();
+      const n = sizes[i++ % sizes.length];
+      controller.enqueue(bytes.slice(at, at + n));
+      at += n;
+    },
+    cancel() {
+      stream.cancelled = true;
+    },
+  }) as ReadableStream<Uint8Array> & { cancelled: boolean };
+  stream.cancelled = false;
+  return stream;
+}
+
+test("openAudioStream on a byte stream (stdin) fed chunk by chunk equals loadAudio on the file", async () => {
+  await withTempDir(async (dir) => {
+    const wav = `${dir}/w.wav`;
+    Deno.writeFileSync(wav, makeWav({ channels: 2, rate: 22050, bits: 24, frames: 30011 }));
+    const files = [flacPath("stereo44_l5.flac"), flacPath("synth24_stereo.flac"), wav, ...sampleFlacs(1)];
+    for (const path of files) {
+      const want = (await loadAudio(path, 16000)).waveform;
+      for (const sizes of [[1], [7, 1, 4093], [65536]]) {
+        const label = `${path.split("/").pop()} in chunks of ${sizes}`;
+        const stream = await openAudioStream(chunked(Deno.readFileSync(path), sizes), 16000, {
+          chunkSamples: 4000,
+        });
+        assertSameBits(await collect(stream, 4000, label), want, label);
+      }
+    }
+    // A WAV written to a pipe says 0 (or 0xFFFFFFFF) for the data size: the data runs to the end of the stream.
+    const piped = makeWav({ channels: 1, rate: 16000, bits: 16, frames: 5000 });
+    const dataSize = 5000 * 2;
+    new DataView(piped.buffer).setUint32(piped.length - dataSize - 4, 0xffffffff, true);
+    const stream = await openAudioStream(chunked(piped, [333]), 16000);
+    assert.equal(stream.durationSeconds, null);
+    const got = await collect(stream, 160000, "piped WAV");
+    Deno.writeFileSync(wav, piped);
+    assertSameBits(got, (await loadAudio(wav)).waveform, "piped WAV");
+  });
+});
+
+test("openAudioStream on a byte stream: errors say stdin (or the given name) and the byte offset", async () => {
+  const flac = Deno.readFileSync(flacPath("stereo44_l5.flac"));
+  const cut = await openAudioStream(chunked(flac.slice(0, flac.length - 500), [1000]), 16000);
+  await assert.rejects(collect(cut, 160000, "cut"), (e: unknown) => {
+    assert.ok(e instanceof AudioFormatError);
+    assert.equal(e.file, "stdin");
+    assert.match(e.message, /^stdin at byte \d+: stream ends inside a frame/);
+    assert.ok(e.offset > 0 && e.offset < flac.length - 500, `offset ${e.offset}`);
+    return true;
+  });
+  await assert.rejects(
+    openAudioStream(chunked(new TextEncoder().encode("hello world, not audio"), [3])),
+    /^AudioFormatError: stdin at byte 0: not a FLAC, WAV, MP3, Ogg Vorbis or Ogg Opus file/,
+  );
+  const wav = makeWav({ channels: 1, rate: 16000, bits: 16, frames: 1000 });
+  const short = await openAudioStream(chunked(wav.slice(0, wav.length - 101), [64]), 16000, {
+    name: "upload.wav",
+  });
+  await assert.rejects(collect(short, 160000, "short"), (e: unknown) => {
+    assert.ok(e instanceof AudioFormatError);
+    assert.equal(
+      e.message,
+      `upload.wav at byte ${wav.length - 101}: stream ends inside the data chunk (1899 of 2000 bytes)`,
+    );
+    return true;
+  });
+  await assert.rejects(openAudioStream(chunked(new Uint8Array(0), [1])), /stdin at byte 0: not a FLAC, WAV/);
+});
+
+test("openAudioStream on a byte stream: close() before the end cancels the stream", async () => {
+  // Longer than any decoder reads ahead (the FLAC decoder's 64 KiB, the WAV reader's 256 KiB pieces).
+  const wav = makeWav({ channels: 1, rate: 16000, bits: 16, frames: 400000 });
+  const source = chunked(wav, [4096]);
+  const stream = await openAudioStream(source, 16000, { chunkSamples: 100 });
+  for await (const _ of stream) break;
+  assert.ok(source.cancelled);
+  const unread = chunked(wav, [4096]);
+  await (await openAudioStream(unread)).close();
+  assert.ok(unread.cancelled);
 });

@@ -79,7 +79,7 @@ Deno.test("loadAudio: errors name the file", async () => {
     await assert.rejects(loadAudio(junk), (e: unknown) => {
       assert.ok(e instanceof AudioFormatError);
       assert.equal(e.file, junk);
-      assert.match(e.message, /junk\.bin at byte 0: not a FLAC or WAV file/);
+      assert.match(e.message, /junk\.bin at byte 0: not a FLAC, WAV, MP3, Ogg Vorbis or Ogg Opus file/);
       return true;
     });
     const cut = `${dir}/cut.flac`;
