@@ -537,7 +537,8 @@ export async function readArpa(
   options: ArpaReadOptions = {},
 ): Promise<NgramLm> {
   const parser = new ArpaParser(options);
-  const text = bytes.pipeThrough(new TextDecoderStream());
+  // (The cast: TypeScript's DOM lib, which web/ type-checks with, types the decoder's input as BufferSource.)
+  const text = (bytes as ReadableStream<BufferSource>).pipeThrough(new TextDecoderStream());
   for await (const line of linesOf(text)) parser.pushLine(line);
   return parser.finish();
 }
