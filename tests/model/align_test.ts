@@ -5,6 +5,13 @@ import { alignmentText, AlignmentTextError } from "../../model/align_text.ts";
 import { alignText } from "../../model/align_words.ts";
 import { alphabetOf, TUTORIAL_ALPHABET } from "../../data/alphabet.ts";
 import { textToInts } from "../../data/text.ts";
+import { loadAudio } from "../../data/audio.ts";
+import { initGpu, setQuiet } from "../../mod.ts";
+import { loadModel } from "../../cli/common.ts";
+import { recordingLogProbs } from "../../model/align_audio.ts";
+import { logProbsOf } from "../../model/inference.ts";
+import { outputFrames, planWindows, SAMPLES_PER_FRAME, windowOptions } from "../../model/windows.ts";
+import { TORCH_FIXTURES_DIR } from "../torch_fixtures.ts";
 
 /** A seeded generator (mulberry32), so a failing case can be rerun. */
 function random(seed: number): () => number {
@@ -215,4 +222,58 @@ Deno.test("alignText times words from their first character's start to their las
   const lower = alignText(text, { ...lp, logProbs: doubtful }, { hop: 0.5 });
   assert.equal(lower[0].start, 1);
   assert.ok(Math.abs(lower[0].probability - (0.99 * 3 + 0.4) / 4) < 1e-6, `${lower[0].probability}`);
+});
+
+const SPEECH = new URL("../../../shared/speech/fsdd/librispeech/", import.meta.url).pathname;
+const hasShared = await Deno.stat(SPEECH).then(() => true, () => false);
+
+Deno.test({
+  name: "recordingLogProbs stitches each window's kept frames into the whole recording's, in order",
+  ignore: !hasShared,
+  fn: async () => {
+    setQuiet(true);
+    await initGpu();
+    const model = await loadModel(new URL("pytorch_trained/model.safetensors", TORCH_FIXTURES_DIR).pathname);
+    const clips = ["90001/1/90001-1-0300", "90002/1/90002-1-0100", "90003/1/90003-1-0050"];
+    const parts = await Promise.all(clips.map(async (c) => (await loadAudio(`${SPEECH}${c}.flac`)).waveform));
+    const audio = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
+    parts.reduce((at, p) => (audio.set(p, at), at + p.length), 0);
+    const nClass = model.config.nClass;
+
+    // One window: exactly the whole-file output.
+    const [whole] = await logProbsOf(model, [audio]);
+    const one = await recordingLogProbs(model, audio, { window: windowOptions(60, 2) });
+    assert.equal(one.frames, outputFrames(audio.length));
+    assert.deepEqual(one.logProbs, whole.logProbs.subarray(0, whole.length * nClass));
+
+    // Small windows, streamed in odd chunks: each window's kept rows, where the plan puts them.
+    const o = windowOptions(0.8, 0.2);
+    const chunks = function* () {
+      for (let at = 0; at < audio.length; at += 3001) yield audio.subarray(at, at + 3001);
+    };
+    const got = await recordingLogProbs(model, chunks(), { window: o, batchSize: 2 });
+    assert.equal(got.frames, outputFrames(audio.length));
+    const windows = planWindows(audio.length, o);
+    assert.ok(windows.length >= 3, `${windows.length} windows`);
+    for (const w of windows) {
+      const [own] = await logProbsOf(model, [audio.slice(w.start, w.start + w.length)]);
+      const first = w.keepFrom - w.start / SAMPLES_PER_FRAME;
+      const count = w.keepTo - w.keepFrom;
+      assert.deepEqual(
+        got.logProbs.subarray(w.keepFrom * nClass, w.keepTo * nClass),
+        own.logProbs.subarray(first * nClass, (first + count) * nClass),
+        `window ${w.index}`,
+      );
+    }
+
+    // The caller's frame limit stops the run with its error.
+    await assert.rejects(
+      () =>
+        recordingLogProbs(model, audio, {
+          window: o,
+          maxFrames: { frames: 30, error: (f) => new Error(`at least ${f} frames`) },
+        }),
+      /at least \d+ frames/,
+    );
+  },
 });
