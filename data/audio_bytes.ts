@@ -1,18 +1,30 @@
 /**
  * Audio from bytes already in memory (a browser's file input, drop or fetch, where there are no paths): FLAC or
  * WAV told apart by their magic bytes, mixed down and resampled exactly as data/audio.ts's loadAudio does for a
- * file, so a clip gives the same samples, bit for bit, whichever way it was read.
+ * file, so a clip gives the same samples, bit for bit, whichever way it was read. Only our TypeScript decoders:
+ * the compressed formats loadAudio also reads go through WebAssembly packages that a page does not bundle (a
+ * page has the browser's own decoders for them).
  */
-import { detectAudioKind, toMono } from "./audio.ts";
 import { AudioFormatError } from "./audio_error.ts";
+import { detectAudioKind } from "./codecs/sniff.ts";
+import { toMono } from "./codecs/mono.ts";
 import { decodeFlac } from "./flac/decode.ts";
+import { id3v2TagLength, startsWithId3v2 } from "./flac/id3.ts";
 import type { DecodedAudio } from "./flac/decoded_audio.ts";
 import { resample } from "./resample.ts";
 import { readWav } from "./wav.ts";
 
 /** Whether `bytes` start like a FLAC or WAV file (what {@link decodeAudioBytes} reads). */
 export function isFlacOrWav(bytes: Uint8Array): boolean {
-  return detectAudioKind(bytes.subarray(0, 12)) !== null;
+  const kind = kindOf(bytes);
+  return kind === "flac" || kind === "wav";
+}
+
+/** The format after any ID3v2 tag (FLAC files may carry one; the FLAC decoder skips it). */
+function kindOf(bytes: Uint8Array): string | null {
+  if (!startsWithId3v2(bytes)) return detectAudioKind(bytes);
+  const kind = detectAudioKind(bytes.subarray(id3v2TagLength(bytes, 0)));
+  return kind === "flac" ? kind : null;
 }
 
 /**
@@ -24,8 +36,10 @@ export async function decodeAudioBytes(
   name: string,
   targetRate = 16000,
 ): Promise<{ waveform: Float32Array; sampleRate: number }> {
-  const kind = detectAudioKind(bytes.subarray(0, 12));
-  if (kind === null) throw new AudioFormatError("not a FLAC or WAV file (unknown magic bytes)", 0, name);
+  const kind = kindOf(bytes);
+  if (kind !== "flac" && kind !== "wav") {
+    throw new AudioFormatError(`not a FLAC or WAV file (${kind ?? "unknown magic bytes"})`, 0, name);
+  }
   let audio: DecodedAudio;
   try {
     audio = kind === "flac" ? await decodeFlac(bytes, { file: name }) : readWav(bytes, name);

@@ -3,8 +3,8 @@
  * on WebGPU's SwiftShader CPU adapter, a fresh profile each time; a static server on 127.0.0.1 that logs every
  * request (so tests can tell that the page did its work without the server); a screenshot when a test fails.
  */
-import { chromium } from "npm:playwright-core@1.65.1";
-import type { BrowserContext, Page } from "npm:playwright-core@1.65.1";
+import { chromium } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 
 /** The browser the tests drive (SPEECH_CHROMIUM overrides). */
 export const CHROMIUM = Deno.env.get("SPEECH_CHROMIUM") ?? "/usr/bin/chromium";
