@@ -16,6 +16,7 @@ import type { AudioDecoder } from "../data/audio_pool.ts";
 import type { UtteranceInfo } from "../data/librispeech.ts";
 import { melSpectrogram } from "../data/features.ts";
 import { greedyDecode } from "../model/decode.ts";
+import { normaliseTranscript } from "../data/normalise.ts";
 import { type ErrorRates, errorRates } from "../model/metrics.ts";
 import type { SpeechRecognitionModel } from "../model/recognizer.ts";
 import { batchLoss, groupsToFit } from "../model/train_step.ts";
@@ -60,7 +61,8 @@ export async function evaluate(
 ): Promise<EvalResult> {
   const batches: UtteranceInfo[][] = [];
   for (let i = 0; i < items.length; i += batchSize) batches.push(items.slice(i, i + batchSize));
-  const loader = new BatchLoader(batches, { decoder });
+  const alphabet = model.config.alphabet;
+  const loader = new BatchLoader(batches, { decoder, alphabet });
   const references: string[] = [];
   const hypotheses: string[] = [];
   let lossSum = 0;
@@ -106,7 +108,7 @@ export async function evaluate(
           b.inputLengths[k],
         );
         hypotheses.push(d.text);
-        references.push(b.utterances[k].transcript.toLowerCase());
+        references.push(normaliseTranscript(b.utterances[k].transcript, alphabet));
         if (Number.isFinite(losses[k])) {
           lossSum += losses[k] / Math.max(b.labelLengths[k], 1);
           lossCount++;

@@ -8,8 +8,9 @@ import {
 } from "../model/config.ts";
 import { UsageError } from "./common.ts";
 import { defineCli, type Flag, helpText, parseFlags } from "./flags.ts";
+import { FINETUNE_FLAGS, type FinetuneArgs, finetuneArgs } from "./finetune_flags.ts";
 
-export interface TrainArgs {
+export interface TrainArgs extends FinetuneArgs {
   data?: string;
   trainSubset?: string;
   testSubset?: string;
@@ -283,6 +284,7 @@ small model on the bundled sample corpus (data/sample, CC0 speech) so you can se
     flags: {
       ...DATA_FLAGS,
       ...modelFlags(d),
+      ...FINETUNE_FLAGS,
       ...trainingFlags(d),
       ...OUTPUT_FLAGS,
     },
@@ -347,5 +349,6 @@ export function parseTrainArgs(
     profile: values.profile,
     memory: values.memory,
     memoryLimit: values["memory-limit"] ?? null,
+    ...finetuneArgs(values),
   };
 }

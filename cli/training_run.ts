@@ -15,16 +15,11 @@ import { type Batch, BatchLoader, labelTensor, selectBatches, spectrogramFrames 
 import { melSpectrogram } from "../data/features.ts";
 import { epochBatches, epochSeed } from "../data/sampler.ts";
 import { specAugment } from "../kernels/specaugment.ts";
-import {
-  checkWeights,
-  loadCheckpoint,
-  loadTrainingState,
-  optimizerStateArrays,
-  optimizerStateFrom,
-} from "../model/checkpoint.ts";
+import { loadTrainingState, optimizerStateArrays, optimizerStateFrom } from "../model/checkpoint.ts";
 import { configToMetadata } from "../model/config.ts";
+import { describeFrozen, FreezeError, freezeParameters } from "../model/freeze.ts";
 import { AdamW } from "../model/optim.ts";
-import { parameterSpecs, SpeechRecognitionModel } from "../model/recognizer.ts";
+import { SpeechRecognitionModel } from "../model/recognizer.ts";
 import { OneCycleLR } from "../model/schedule.ts";
 import { trainStep } from "../model/train_step.ts";
 import { CheckpointManager } from "./checkpoint_manager.ts";
@@ -32,6 +27,7 @@ import { requireGpu, UsageError } from "./common.ts";
 import { type EvalResult, evaluate } from "./evaluate.ts";
 import { MetricsLog, readMetrics } from "./metrics_log.ts";
 import { memoryReportLine } from "./memory_report.ts";
+import { modelSource } from "./model_source.ts";
 import { Progress } from "./progress.ts";
 import { writeReport } from "./report_html.ts";
 import type { TrainArgs } from "./train_args.ts";
@@ -144,13 +140,20 @@ async function resumeOrStart(
   };
 }
 
-/** The model: the checkpoint's weights when resuming (its config then goes into `args`), else a fresh one. */
-async function openModel(args: TrainArgs, resumeFrom: Resumable | null): Promise<SpeechRecognitionModel> {
-  if (!resumeFrom) return new SpeechRecognitionModel(args.config, undefined, args.seed);
-  const ck = await loadCheckpoint(resumeFrom.model);
-  checkWeights(ck.weights, parameterSpecs(ck.config), resumeFrom.model, ck.shapes);
-  args.config = ck.config;
-  return new SpeechRecognitionModel(ck.config, ck.weights);
+/**
+ * The parameters the optimizer trains: all of them, or those `--freeze` leaves (the frozen ones stop requiring a
+ * gradient). A resumed fine-tuning run freezes the same ones, so its optimizer state matches.
+ */
+function trainableParameters(model: SpeechRecognitionModel, freeze: readonly string[]) {
+  if (freeze.length === 0) return model.parameters();
+  try {
+    const { frozen, trainable } = freezeParameters(model.params, freeze);
+    console.log(`frozen (--freeze ${freeze.join(",")}): ${describeFrozen(model.params, frozen)}`);
+    return trainable;
+  } catch (e) {
+    if (e instanceof FreezeError) throw new UsageError(e.message);
+    throw e;
+  }
 }
 
 /** A training run: `open` it, `train()`, then `finish()`. */
@@ -200,19 +203,24 @@ export class TrainingRun {
       everySteps: parsed.checkpointEvery,
     });
     const { args, resumeFrom, state } = await resumeOrStart(parsed, outDir, manager);
+    // The model's config (its alphabet above all) comes first: the transcripts are checked against it.
+    const source = await modelSource(args, resumeFrom?.model ?? null);
+    args.config = source.config;
+    for (const line of source.notes) console.log(line);
     const data = await resolveTrainData(args);
     console.log(data.description);
     if (data.train.length === 0) throw new UsageError("no training utterances");
     await requireGpu();
     if (args.memoryLimit !== null) setMemoryLimit(args.memoryLimit);
-    const model = await openModel(args, resumeFrom);
+    const model = new SpeechRecognitionModel(source.config, source.weights, args.seed);
     const c = model.config;
     console.log(
       `model: ${c.nCnnLayers} ResCNN + ${c.nRnnLayers} BiGRU of ${c.rnnDim}, ${c.nFeats} ${c.features} features, ` +
-        `${c.gruLayout} GRU layout, ${(model.parameterCount() / 1e6).toFixed(2)}M parameters; ` +
+        `${c.gruLayout} GRU layout, ${c.nClass} classes, ${(model.parameterCount() / 1e6).toFixed(2)}M ` +
+        `parameters; ` +
         `${args.epochs} epochs, batch ${args.batchSize}, lr ${args.lr}, run folder ${outDir}`,
     );
-    const optimizer = new AdamW(model.parameters(), {
+    const optimizer = new AdamW(trainableParameters(model, args.freeze), {
       lr: args.lr,
       weightDecay: 0.01,
       maxGradNorm: args.clipGradNorm,
@@ -288,6 +296,7 @@ export class TrainingRun {
     });
     const loader = new BatchLoader(batches, {
       decoder: this.pool,
+      alphabet: this.model.config.alphabet,
       start: pos.batch,
       onSkippedFile: (s) => {
         this.skippedFiles.push(s.file);

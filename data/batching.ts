@@ -14,6 +14,7 @@
 import { type Tensor, tensor } from "../engine/tensor.ts";
 import type { AudioDecoder, DecodeResult } from "./audio_pool.ts";
 import { CorpusError, type UtteranceInfo } from "./librispeech.ts";
+import { type Alphabet, TUTORIAL_ALPHABET } from "./alphabet.ts";
 import { CharacterMapError, textToInts } from "./text.ts";
 import { HOP_LENGTH, spectrogramFrames } from "./frames.ts";
 
@@ -28,17 +29,17 @@ export function inputLength(samples: number, hop = HOP_LENGTH): number {
 }
 
 /** The tutorial's CTC label length: the number of classes the transcript maps to. */
-export function labelLength(transcript: string): number {
-  return textToInts(transcript).length;
+export function labelLength(transcript: string, alphabet: Alphabet = TUTORIAL_ALPHABET): number {
+  return textToInts(transcript, alphabet).length;
 }
 
 /**
  * An utterance's transcript as class ids. A character outside the map is an error naming the transcript file,
  * line and column (as the corpus reader reports it).
  */
-export function utteranceLabels(info: UtteranceInfo): Int32Array {
+export function utteranceLabels(info: UtteranceInfo, alphabet: Alphabet = TUTORIAL_ALPHABET): Int32Array {
   try {
-    return Int32Array.from(textToInts(info.transcript));
+    return Int32Array.from(textToInts(info.transcript, alphabet));
   } catch (error) {
     if (!(error instanceof CharacterMapError)) throw error;
     throw new CorpusError(`${info.transcriptPath}:${info.transcriptLine}: ${info.fileId}: ${error.message}`);
@@ -110,6 +111,8 @@ export interface BatchLoaderOptions {
   onSkippedFile?: (skip: SkippedFile) => void;
   /** Called for each batch skipped whole because none of its files could be decoded. */
   onSkippedBatch?: (index: number, files: SkippedFile[]) => void;
+  /** The classes the labels are written in (default: the tutorial's). */
+  alphabet?: Alphabet;
 }
 
 /**
@@ -140,7 +143,8 @@ export class BatchLoader implements AsyncIterable<Batch> {
     this.prefetch = prefetch;
     this.start = start;
     // All transcripts are checked up front, so a bad one stops the run before any training time is spent.
-    this.labels = batches.map((batch) => batch.map(utteranceLabels));
+    const alphabet = options.alphabet ?? TUTORIAL_ALPHABET;
+    this.labels = batches.map((batch) => batch.map((u) => utteranceLabels(u, alphabet)));
   }
 
   /** Number of batches in the epoch (including any before `start`). */

@@ -95,9 +95,13 @@ interface ForwardTools {
   then: (x: Tensor, op: (x: Tensor) => Tensor, unread?: boolean) => Tensor;
 }
 
-/** Frees an intermediate: wholly when it is not on the tape; only its data when `unread` by backward. */
-function free(x: Tensor, unread: boolean): void {
-  if (!x.requiresGrad) x.dispose();
+/**
+ * Frees an intermediate: wholly when nothing on the tape holds it; only its data when `unread` by backward.
+ * `consumer` is what was computed from it: when that is on the tape, its backward may read `x` even though `x`
+ * needs no gradient (a trainable layer after frozen ones reads its input for its weight's gradient).
+ */
+function free(x: Tensor, unread: boolean, consumer?: Tensor): void {
+  if (!x.requiresGrad && !consumer?.requiresGrad) x.dispose();
   else if (unread) x.releaseBuffer();
 }
 
@@ -109,7 +113,7 @@ function free(x: Tensor, unread: boolean): void {
  */
 function then(x: Tensor, op: (x: Tensor) => Tensor, unread = false, keepAlive?: Tensor): Tensor {
   const y = op(x);
-  if (y !== x && x !== keepAlive) free(x, unread);
+  if (y !== x && x !== keepAlive) free(x, unread, y);
   return y;
 }
 
@@ -227,7 +231,7 @@ export class SpeechRecognitionModel {
     // The skip's add reads neither operand in backward.
     x = f.then(x, (x) => add(x, input), true);
     // The block's input (the residual) is consumed too, unless the first segment's recomputation needs it.
-    if (!input.requiresGrad && input !== x) input.dispose();
+    if (!input.requiresGrad && !x.requiresGrad && input !== x) input.dispose();
     return x;
   }
 

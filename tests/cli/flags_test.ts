@@ -293,6 +293,7 @@ Deno.test("train: data-dependent defaults, --specaugment/--no-specaugment, and t
   ])!;
   assert.deepEqual([t.specAugment, t.config.rnnDim, t.memoryLimit, t.resume], [false, 16, 2 ** 31, true]);
   assert.deepEqual(Object.keys(parseTrainArgs([])!).sort(), [
+    "alphabetFile",
     "anneal",
     "batchSize",
     "bucketed",
@@ -304,6 +305,8 @@ Deno.test("train: data-dependent defaults, --specaugment/--no-specaugment, and t
     "download",
     "epochs",
     "evalLimit",
+    "freeze",
+    "initFrom",
     "keep",
     "limit",
     "logEvery",
