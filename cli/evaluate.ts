@@ -1,6 +1,7 @@
 /**
  * Evaluation during training: greedy decoding of a held-out set, WER/CER corpus-level and as the tutorial
- * reports them, and the mean CTC loss. One readback per batch (log-probabilities and per-sample losses).
+ * reports them, the mean CTC loss and the expected calibration error of the word confidences. One readback per
+ * batch (log-probabilities and per-sample losses). Also the confidence report line of `deno task eval`.
  */
 import { noGrad } from "../engine/autograd.ts";
 import { profileIterable, profilePhase } from "../engine/profiler.ts";
@@ -18,6 +19,9 @@ import { melSpectrogram } from "../data/features.ts";
 import { greedyDecode } from "../model/decode.ts";
 import { normaliseTranscript } from "../data/normalise.ts";
 import { type ErrorRates, errorRates } from "../model/metrics.ts";
+import { confidenceSummary } from "../model/calibration.ts";
+import { formatCalibration } from "../model/confidence.ts";
+import { decodeLogProbs, type DecoderOptions, type UtteranceLogProbs } from "../model/inference.ts";
 import type { SpeechRecognitionModel } from "../model/recognizer.ts";
 import { batchLoss, groupsToFit } from "../model/train_step.ts";
 
@@ -49,6 +53,8 @@ function partOf(b: Batch, start: number, size: number): Batch {
 export interface EvalResult extends ErrorRates {
   /** Mean CTC loss over the utterances whose target fits (infinite ones are left out). */
   loss: number;
+  /** Expected calibration error of the greedy words' raw confidence (10 bins; NaN without words). */
+  confidenceEce: number;
   skipped: SkippedFile[];
   examples: { reference: string; hypothesis: string }[];
 }
@@ -65,6 +71,7 @@ export async function evaluate(
   const loader = new BatchLoader(batches, { decoder, alphabet });
   const references: string[] = [];
   const hypotheses: string[] = [];
+  const hypothesisWords: { words: { word: string; probability?: number }[] }[] = [];
   let lossSum = 0;
   let lossCount = 0;
   const c = model.config;
@@ -106,8 +113,11 @@ export async function evaluate(
           lp.subarray(k * time * nClass, (k + 1) * time * nClass),
           time,
           b.inputLengths[k],
+          0,
+          { alphabet },
         );
         hypotheses.push(d.text);
+        hypothesisWords.push({ words: d.words });
         references.push(normaliseTranscript(b.utterances[k].transcript, alphabet));
         if (Number.isFinite(losses[k])) {
           lossSum += losses[k] / Math.max(b.labelLengths[k], 1);
@@ -118,5 +128,29 @@ export async function evaluate(
   }
   const rates = errorRates(references, hypotheses);
   const examples = references.slice(0, 3).map((reference, i) => ({ reference, hypothesis: hypotheses[i] }));
-  return { ...rates, loss: lossCount > 0 ? lossSum / lossCount : NaN, skipped: loader.skipped, examples };
+  const confidenceEce = confidenceSummary(references, hypothesisWords).ece;
+  return {
+    ...rates,
+    loss: lossCount > 0 ? lossSum / lossCount : NaN,
+    confidenceEce,
+    skipped: loader.skipped,
+    examples,
+  };
+}
+
+/**
+ * `deno task eval`'s confidence line: decodes `outputs` with `opts` and scores the words' confidence against
+ * the references: the expected calibration error, and the calibration fitted on this set (for use on another).
+ */
+export function confidenceLine(
+  references: readonly string[],
+  outputs: readonly UtteranceLogProbs[],
+  opts: DecoderOptions,
+): string {
+  const s = confidenceSummary(references, outputs.map((u) => decodeLogProbs(u, opts)), opts.calibration);
+  return `confidence:  ECE ${s.ece.toFixed(4)} (10 bins) | ${s.words} words, ${
+    (100 * s.accuracy).toFixed(1)
+  }% ` +
+    `right, mean confidence ${(100 * s.meanConfidence).toFixed(1)}% | fitted on this set (use on another): ` +
+    `--confidence-calibration ${formatCalibration(s.fitted)}`;
 }

@@ -19,6 +19,8 @@
  * ```
  */
 import { parseBytes, UsageError } from "./common.ts";
+import { type ConfidenceCalibration, parseCalibration } from "../model/confidence.ts";
+import { DEFAULT_HOTWORD_BOOST, type Hotword, parseHotword, readHotwordsFile } from "../model/hotwords.ts";
 
 interface FlagBase {
   /** One line (or a paragraph: it is wrapped) for the help text; the default is appended to it. */
@@ -408,4 +410,78 @@ export const DECODER_FLAGS = {
   },
   alpha: { type: "number", help: "language model weight", defaultText: "0.5" },
   beta: { type: "number", help: "word insertion bonus", defaultText: "1.0" },
+  nbest: {
+    type: "integer",
+    min: 1,
+    default: 1,
+    arg: "K",
+    help: "beam search: the K best distinct hypotheses, best first, each with its score (K > 1 implies beam)",
+  },
+  hotword: {
+    type: "string",
+    multiple: true,
+    arg: "PHRASE[:BOOST]",
+    help:
+      "favour a word or phrase in the beam search (repeatable; implies beam): BOOST nats are added to a " +
+      `hypothesis that contains it (default ${DEFAULT_HOTWORD_BOOST}); one that is not spoken is not forced in`,
+  },
+  hotwords: {
+    type: "path",
+    help: "a file of hotwords, one PHRASE[:BOOST] per line (blank lines and # comments skipped)",
+  },
+  "confidence-calibration": {
+    type: "string",
+    arg: "SLOPE,OFFSET",
+    help:
+      "map raw word confidence c to sigmoid(SLOPE * logit(c) + OFFSET); eval prints the map fitted on the " +
+      "set it scores: fit it on a dev split, then use it on others",
+    defaultText: "1,0 (raw)",
+  },
 } as const satisfies Record<string, Flag>;
+
+/** What the decoder flags add to the basic decoder choice: n-best, hotwords, the confidence map. */
+export interface DecoderFlagOptions {
+  nBest: number;
+  hotwords?: Hotword[];
+  calibration?: ConfidenceCalibration;
+  /** Present ("beam") when these options need the beam search although --decoder greedy was given. */
+  decoder?: "beam";
+}
+
+/**
+ * Reads and checks --nbest, --hotword, --hotwords and --confidence-calibration; a bad value or hotwords file
+ * line is a UsageError naming the flag (and the file and line).
+ */
+export async function decoderFlagOptions(values: {
+  nbest: number;
+  hotword: string[];
+  hotwords?: string;
+  "confidence-calibration"?: string;
+}): Promise<DecoderFlagOptions> {
+  const out: DecoderFlagOptions = { nBest: values.nbest };
+  const hotwords: Hotword[] = [];
+  for (const spec of values.hotword) {
+    try {
+      hotwords.push(parseHotword(spec));
+    } catch (e) {
+      throw new UsageError(`--hotword: ${(e as Error).message}`);
+    }
+  }
+  if (values.hotwords !== undefined) {
+    try {
+      hotwords.push(...await readHotwordsFile(values.hotwords));
+    } catch (e) {
+      throw new UsageError(`--hotwords: ${(e as Error).message}`);
+    }
+  }
+  if (hotwords.length > 0) out.hotwords = hotwords;
+  if (values["confidence-calibration"] !== undefined) {
+    try {
+      out.calibration = parseCalibration(values["confidence-calibration"]);
+    } catch (e) {
+      throw new UsageError(`--confidence-calibration: ${(e as Error).message}`);
+    }
+  }
+  if (out.hotwords || out.nBest > 1) out.decoder = "beam";
+  return out;
+}

@@ -45,6 +45,8 @@ const CANDIDATE_COLUMNS = {
   depth: "i32",
   lm: "f64",
   partial: "f64",
+  hotState: "i32",
+  hot: "f64",
   /** CTC log-probabilities (as in Beam) and the ranking score. */
   b: "f64",
   nb: "f64",

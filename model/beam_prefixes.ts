@@ -22,6 +22,9 @@ const NODE_COLUMNS = {
   lmScore: "f64",
   /** Partial-word penalty. */
   partial: "f64",
+  /** Hotword automaton state and hotword score (model/hotwords.ts). */
+  hotState: "i32",
+  hotScore: "f64",
   /** Frame stamp and candidate slot, to merge candidates for the same node within a frame. */
   stamp: "i32",
   slot: "i32",

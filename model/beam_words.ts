@@ -4,6 +4,7 @@
  * with cached scores, and the word-level terms of a hypothesis' score.
  */
 
+import { type Alphabet, TUTORIAL_ALPHABET } from "../data/alphabet.ts";
 import type { NgramLm } from "./arpa.ts";
 
 /** pyctcdecode's average word length, beyond which the partial-word penalty grows with the length. */
@@ -14,7 +15,7 @@ const AVG_WORD_LENGTH = 6;
  * range [lo, hi) and appending a character narrows it by two binary searches.
  */
 export class WordPrefixIndex {
-  readonly #chars: Uint8Array;
+  readonly #chars: Int32Array;
   readonly #start: Int32Array;
   /** LM word id of each sorted spelling. */
   readonly wordIds: Int32Array;
@@ -22,17 +23,21 @@ export class WordPrefixIndex {
     return this.wordIds.length;
   }
 
-  /** Indexes `lm`'s words that are spelled only with the characters of our classes (a-z, apostrophe). */
-  constructor(lm: NgramLm) {
+  /** Indexes `lm`'s words that are spelled only with the alphabet's characters (the space excepted). */
+  constructor(lm: NgramLm, alphabet: Alphabet = TUTORIAL_ALPHABET) {
+    const classOf = new Map<string, number>();
+    alphabet.characters.forEach((ch, id) => {
+      if (id !== alphabet.space) classOf.set(ch, id);
+    });
     const spellings: { codes: number[]; id: number }[] = [];
     for (let id = 0; id < lm.words.length; id++) {
-      const codes = spell(lm.words[id]);
+      const codes = spell(lm.words[id], classOf);
       if (codes) spellings.push({ codes, id });
     }
     spellings.sort((a, b) => compareCodes(a.codes, b.codes));
     let total = 0;
     for (const s of spellings) total += s.codes.length;
-    this.#chars = new Uint8Array(total);
+    this.#chars = new Int32Array(total);
     this.#start = new Int32Array(spellings.length + 1);
     this.wordIds = new Int32Array(spellings.length);
     let at = 0;
@@ -75,12 +80,12 @@ export class WordPrefixIndex {
   }
 }
 
-function spell(word: string): number[] | null {
+function spell(word: string, classOf: ReadonlyMap<string, number>): number[] | null {
   if (word.length === 0) return null;
   const codes: number[] = [];
   for (const ch of word) {
-    const c = ch === "'" ? 0 : ch >= "a" && ch <= "z" ? ch.charCodeAt(0) - 95 : -1;
-    if (c < 0) return null;
+    const c = classOf.get(ch);
+    if (c === undefined) return null;
     codes.push(c);
   }
   return codes;
@@ -92,14 +97,16 @@ function compareCodes(a: number[], b: number[]): number {
   return a.length - b.length;
 }
 
-const prefixIndexCache = new WeakMap<NgramLm, WordPrefixIndex>();
+const prefixIndexCache = new WeakMap<NgramLm, WeakMap<Alphabet, WordPrefixIndex>>();
 
-/** The (cached) prefix index of an LM's vocabulary. */
-export function wordPrefixIndex(lm: NgramLm): WordPrefixIndex {
-  let index = prefixIndexCache.get(lm);
+/** The (cached) prefix index of an LM's vocabulary spelled in `alphabet`. */
+export function wordPrefixIndex(lm: NgramLm, alphabet: Alphabet = TUTORIAL_ALPHABET): WordPrefixIndex {
+  let byAlphabet = prefixIndexCache.get(lm);
+  if (!byAlphabet) prefixIndexCache.set(lm, byAlphabet = new WeakMap());
+  let index = byAlphabet.get(alphabet);
   if (!index) {
-    index = new WordPrefixIndex(lm);
-    prefixIndexCache.set(lm, index);
+    index = new WordPrefixIndex(lm, alphabet);
+    byAlphabet.set(alphabet, index);
   }
   return index;
 }
@@ -161,19 +168,29 @@ export class WordScorer {
   readonly states: LmStates;
   readonly index: WordPrefixIndex;
   readonly range = new Int32Array(2);
-  constructor(lm: NgramLm, readonly alpha: number, readonly beta: number, readonly unkOffset: number) {
+  constructor(
+    lm: NgramLm,
+    readonly alpha: number,
+    readonly beta: number,
+    readonly unkOffset: number,
+    alphabet: Alphabet = TUTORIAL_ALPHABET,
+  ) {
     this.states = new LmStates(lm);
-    this.index = wordPrefixIndex(lm);
+    this.index = wordPrefixIndex(lm, alphabet);
   }
 
-  /** Score of completing the partial word described by (lo, hi, depth) in `state`; sets `nextState`. */
-  complete(state: number, lo: number, hi: number, depth: number): number {
+  /**
+   * Score of completing the partial word described by (lo, hi, depth) in `state`; sets `nextState`. A word the
+   * LM does not know is scored as `<unk>`, with the unknown-word offset unless `known` (a hotword's word) says
+   * the user vouches for it.
+   */
+  complete(state: number, lo: number, hi: number, depth: number, known = false): number {
     const lm = this.states.lm;
     let word = lo >= 0 ? this.index.exactWord(lo, hi, depth) : -1;
     let score = this.beta;
     if (word < 0) {
       word = lm.unkId;
-      score += this.unkOffset;
+      if (!known) score += this.unkOffset;
     }
     score += this.alpha * this.states.lnScore(state, word);
     this.nextState = this.states.advance(state, word);

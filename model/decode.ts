@@ -2,13 +2,24 @@
  * CTC decoding of the recognizer's output: greedy (the tutorial's GreedyDecoder) and the public entry points that
  * pick greedy or prefix beam search (model/beam_search.ts) for a batch.
  *
- * Input layout: log-probabilities (log_softmax over the 29 classes of data/text.ts), row-major
+ * Input layout: log-probabilities (log_softmax over the alphabet's classes, default the tutorial's 29), row-major
  * (time x classes) for one utterance or (batch x time x classes) for a batch, with a valid length per utterance.
+ * Every word comes with a confidence (model/confidence.ts).
  */
 
-import { BLANK, intsToText, N_CLASS } from "../data/text.ts";
+import { type Alphabet, TUTORIAL_ALPHABET } from "../data/alphabet.ts";
+import { intsToText } from "../data/text.ts";
 import { type BeamSearchOptions, ctcBeamSearch } from "./beam_search.ts";
+import type { ConfidenceCalibration } from "./confidence.ts";
 import { type WordTiming, wordTimings } from "./word_timestamps.ts";
+
+/** What greedy decoding needs besides the log-probabilities. */
+export interface GreedyOptions {
+  /** The model's classes (default the tutorial's 29). */
+  alphabet?: Alphabet;
+  /** Raw-to-calibrated word confidence map (default the identity). */
+  calibration?: ConfidenceCalibration;
+}
 
 /** A decoded utterance: the text, the class ids emitted and where each was emitted. */
 export interface DecodedText {
@@ -19,8 +30,10 @@ export interface DecodedText {
   startFrames: Int32Array;
   /** Last frame of each character (greedy: the end of its run of frames; beam search: equal to the start). */
   endFrames: Int32Array;
-  /** Words split at spaces, with their first and last frames. */
+  /** Words split at spaces, with their first and last frames and their confidence. */
   words: WordTiming[];
+  /** Natural-log evidence of each character: its highest posterior over its frames (model/confidence.ts). */
+  characterLogConfidence: Float64Array;
 }
 
 function checkShape(what: string, logProbs: Float32Array, time: number, validLength: number, nClass: number) {
@@ -38,18 +51,28 @@ function checkShape(what: string, logProbs: Float32Array, time: number, validLen
 /**
  * Greedy CTC decoding fed frame by frame (a long recording window after window): the argmax class of each frame
  * (the first on ties, like torch.argmax), repeats collapsed, blanks dropped. The last frame's class carries over
- * between pushes, so decoding in pieces gives exactly what decoding the concatenation would.
+ * between pushes, so decoding in pieces gives exactly what decoding the concatenation would. Each character's
+ * confidence evidence is the highest log-posterior over its run of frames.
  */
 export class GreedyDecoder {
   private labels: number[] = [];
   private starts: number[] = [];
   private ends: number[] = [];
+  private evidence: number[] = [];
   private previous = -1;
   /** Frames pushed so far (the whole-recording index of the next frame). */
   frames = 0;
+  readonly alphabet: Alphabet;
+  readonly calibration: ConfidenceCalibration | undefined;
 
-  /** Decodes `count` frames of `nClass` values starting at `offset` of `logProbs`. */
-  push(logProbs: Float32Array, count: number, offset = 0, nClass = N_CLASS): void {
+  constructor(options: GreedyOptions = {}) {
+    this.alphabet = options.alphabet ?? TUTORIAL_ALPHABET;
+    this.calibration = options.calibration;
+  }
+
+  /** Decodes `count` frames of the alphabet's `size` values each, starting at `offset` of `logProbs`. */
+  push(logProbs: Float32Array, count: number, offset = 0): void {
+    const nClass = this.alphabet.size, blank = this.alphabet.blank;
     for (let t = 0; t < count; t++, this.frames++) {
       const row = offset + t * nClass;
       let best = 0;
@@ -62,12 +85,16 @@ export class GreedyDecoder {
           best = c;
         }
       }
-      if (best !== BLANK) {
-        if (best === this.previous) this.ends[this.ends.length - 1] = this.frames;
-        else {
+      if (best !== blank) {
+        if (best === this.previous) {
+          const last = this.ends.length - 1;
+          this.ends[last] = this.frames;
+          if (bestValue > this.evidence[last]) this.evidence[last] = bestValue;
+        } else {
           this.labels.push(best);
           this.starts.push(this.frames);
           this.ends.push(this.frames);
+          this.evidence.push(bestValue);
         }
       }
       this.previous = best;
@@ -79,28 +106,48 @@ export class GreedyDecoder {
     const l = Int32Array.from(this.labels);
     const s = Int32Array.from(this.starts);
     const e = Int32Array.from(this.ends);
-    return { text: intsToText(l), labels: l, startFrames: s, endFrames: e, words: wordTimings(l, s, e) };
+    const evidence = Float64Array.from(this.evidence);
+    const words = wordTimings(l, s, e, {
+      alphabet: this.alphabet,
+      characterLogConfidence: evidence,
+      calibration: this.calibration,
+    });
+    return {
+      text: intsToText(l, this.alphabet),
+      labels: l,
+      startFrames: s,
+      endFrames: e,
+      words,
+      characterLogConfidence: evidence,
+    };
   }
 }
 
 /**
  * Greedy CTC decoding of one utterance, as the tutorial's GreedyDecoder but within the valid length.
- * `logProbs` holds `time` rows of `nClass` values starting at `offset`.
+ * `logProbs` holds `time` rows of the alphabet's `size` values starting at `offset`.
  */
 export function greedyDecode(
   logProbs: Float32Array,
   time: number,
   validLength: number = time,
   offset = 0,
+  options: GreedyOptions = {},
 ): DecodedText {
-  checkShape("greedyDecode", logProbs.subarray(offset), time, validLength, N_CLASS);
-  const d = new GreedyDecoder();
+  checkShape(
+    "greedyDecode",
+    logProbs.subarray(offset),
+    time,
+    validLength,
+    (options.alphabet ?? TUTORIAL_ALPHABET).size,
+  );
+  const d = new GreedyDecoder(options);
   d.push(logProbs, validLength, offset);
   return d.result();
 }
 
 /** How to decode: greedy, or beam search with its options (and an optional language model). */
-export type DecodeOptions = { method: "greedy" } | ({ method: "beam" } & BeamSearchOptions);
+export type DecodeOptions = ({ method: "greedy" } & GreedyOptions) | ({ method: "beam" } & BeamSearchOptions);
 
 /**
  * Decodes one utterance with greedy or beam search. Beam search returns its best hypothesis; call
@@ -112,14 +159,15 @@ export function decodeUtterance(
   validLength: number = time,
   options: DecodeOptions = { method: "greedy" },
 ): DecodedText {
-  if (options.method === "greedy") return greedyDecode(logProbs, time, validLength);
-  const best = ctcBeamSearch(logProbs, time, validLength, options)[0];
+  if (options.method === "greedy") return greedyDecode(logProbs, time, validLength, 0, options);
+  const best = ctcBeamSearch(logProbs, time, validLength, { ...options, nBest: 1 })[0];
   return {
     text: best.text,
     labels: best.labels,
     startFrames: best.frames,
     endFrames: best.frames,
     words: best.words,
+    characterLogConfidence: best.characterLogConfidence,
   };
 }
 
@@ -136,16 +184,17 @@ export function decodeBatch(
   if (validLengths.length !== batch) {
     throw new RangeError(`decodeBatch: ${validLengths.length} valid lengths for a batch of ${batch}`);
   }
-  if (logProbs.length !== batch * time * N_CLASS) {
+  const nClass = (options.alphabet ?? TUTORIAL_ALPHABET).size;
+  if (logProbs.length !== batch * time * nClass) {
     throw new RangeError(
-      `decodeBatch: ${logProbs.length} values, expected ${batch} x ${time} x ${N_CLASS} = ${
-        batch * time * N_CLASS
+      `decodeBatch: ${logProbs.length} values, expected ${batch} x ${time} x ${nClass} = ${
+        batch * time * nClass
       }`,
     );
   }
   const out: DecodedText[] = [];
   for (let b = 0; b < batch; b++) {
-    const one = logProbs.subarray(b * time * N_CLASS, (b + 1) * time * N_CLASS);
+    const one = logProbs.subarray(b * time * nClass, (b + 1) * time * nClass);
     out.push(decodeUtterance(one, time, validLengths[b], options));
   }
   return out;

@@ -7,9 +7,12 @@ import { profilePhase } from "../engine/profiler.ts";
 import { tidy } from "../engine/scope.ts";
 import { melSpectrogram } from "../data/features.ts";
 import { logSoftmax } from "../kernels/softmax.ts";
+import type { Alphabet } from "../data/alphabet.ts";
 import type { NgramLm } from "./arpa.ts";
 import { ctcBeamSearch } from "./beam_search.ts";
+import type { ConfidenceCalibration } from "./confidence.ts";
 import { greedyDecode } from "./decode.ts";
+import type { Hotword } from "./hotwords.ts";
 import type { SpeechRecognitionModel } from "./recognizer.ts";
 import { groupsToFit } from "./train_step.ts";
 import { spectrogramFrames } from "../data/frames.ts";
@@ -79,24 +82,53 @@ export interface DecoderOptions {
   lm?: NgramLm | null;
   alpha?: number;
   beta?: number;
+  /** The model's classes (callers pass `model.config.alphabet`; default the tutorial's 29). */
+  alphabet?: Alphabet;
+  /** Beam search: also return this many hypotheses, best first, in `alternatives` (default 1: none). */
+  nBest?: number;
+  /** Beam search: phrases to favour (model/hotwords.ts). */
+  hotwords?: readonly Hotword[];
+  /** Raw-to-calibrated word confidence map (model/confidence.ts; default the identity). */
+  calibration?: ConfidenceCalibration;
+}
+
+/** One of the beam search's n best hypotheses. */
+export interface Alternative {
+  text: string;
+  /** Its ranking score: ln P_ctc + LM terms + hotword boosts. */
+  score: number;
 }
 
 export interface Transcript {
   text: string;
+  /** Words with their frames and confidence in [0, 1]. */
   words: WordTiming[];
+  /** With `nBest` > 1 (beam search): the n best hypotheses, best first (the first is `text`). */
+  alternatives?: Alternative[];
 }
 
 /** Decodes one utterance's log-probabilities. */
 export function decodeLogProbs(u: UtteranceLogProbs, opts: DecoderOptions = {}): Transcript {
   if ((opts.decoder ?? "greedy") === "greedy") {
-    const d = greedyDecode(u.logProbs, u.time, u.length);
+    const d = greedyDecode(u.logProbs, u.time, u.length, 0, {
+      alphabet: opts.alphabet,
+      calibration: opts.calibration,
+    });
     return { text: d.text, words: d.words };
   }
-  const best = ctcBeamSearch(u.logProbs, u.time, u.length, {
+  const nBest = opts.nBest ?? 1;
+  const hyps = ctcBeamSearch(u.logProbs, u.time, u.length, {
     beamWidth: opts.beamWidth ?? 100,
     lm: opts.lm ?? undefined,
     alpha: opts.alpha,
     beta: opts.beta,
-  })[0];
-  return { text: best.text, words: best.words };
+    alphabet: opts.alphabet,
+    nBest,
+    hotwords: opts.hotwords,
+    calibration: opts.calibration,
+  });
+  const best = hyps[0];
+  const t: Transcript = { text: best.text, words: best.words };
+  if (nBest > 1) t.alternatives = hyps.map((h) => ({ text: h.text, score: h.score }));
+  return t;
 }

@@ -5,18 +5,29 @@
  * the first ResCNN layer has stride 2.
  */
 
-import { CHARACTERS } from "../data/text.ts";
+import { type Alphabet, TUTORIAL_ALPHABET } from "../data/alphabet.ts";
+import { calibrate, type ConfidenceCalibration, IDENTITY_CALIBRATION, wordLogit } from "./confidence.ts";
 
 /** Seconds between two output frames of our recognizer. */
 export const FRAME_HOP_SECONDS = (2 * 200) / 16000;
-
-const SPACE = 1;
 
 /** One word with the frames of its first and last character (both inclusive). */
 export interface WordTiming {
   word: string;
   startFrame: number;
   endFrame: number;
+  /** Confidence in [0, 1] that the word is right (model/confidence.ts), when the decoder computed it. */
+  probability?: number;
+}
+
+/** How wordTimings reads labels and scores words. */
+export interface WordTimingOptions {
+  /** The labels' alphabet (default the tutorial's 29 classes). */
+  alphabet?: Alphabet;
+  /** Natural-log evidence of each character (model/confidence.ts); given, each word gets a `probability`. */
+  characterLogConfidence?: ArrayLike<number>;
+  /** The map from raw to calibrated confidence (default the identity). */
+  calibration?: ConfidenceCalibration;
 }
 
 /** One word with its start and end in seconds. */
@@ -29,13 +40,20 @@ export interface WordTime {
 /**
  * Splits emitted class ids into words at spaces (ignoring empty words) and returns each word's first and last
  * frame. `startFrames[i]` is the frame where character `i` was emitted; `endFrames[i]`, if given, the last frame
- * it lasted (defaults to the start frame).
+ * it lasted (defaults to the start frame). Without a space in the alphabet the whole text is one word.
  */
 export function wordTimings(
   labels: ArrayLike<number>,
   startFrames: ArrayLike<number>,
   endFrames: ArrayLike<number> = startFrames,
+  options: WordTimingOptions = {},
 ): WordTiming[] {
+  const { characters, space } = options.alphabet ?? TUTORIAL_ALPHABET;
+  const evidence = options.characterLogConfidence;
+  const calibration = options.calibration ?? IDENTITY_CALIBRATION;
+  if (evidence !== undefined && evidence.length !== labels.length) {
+    throw new Error(`wordTimings: ${labels.length} labels but ${evidence.length} confidences`);
+  }
   if (startFrames.length !== labels.length || endFrames.length !== labels.length) {
     throw new Error(
       `wordTimings: ${labels.length} labels but ${startFrames.length} start and ${endFrames.length} end frames`,
@@ -45,18 +63,26 @@ export function wordTimings(
   let word = "";
   let start = -1;
   let end = -1;
+  let first = 0;
   for (let i = 0; i <= labels.length; i++) {
-    const c = i < labels.length ? labels[i] : SPACE;
-    if (c === SPACE) {
-      if (word !== "") words.push({ word, startFrame: start, endFrame: end });
+    const c = i < labels.length ? labels[i] : space;
+    if (c === space || i === labels.length) {
+      if (word !== "") {
+        const w: WordTiming = { word, startFrame: start, endFrame: end };
+        if (evidence) w.probability = calibrate(wordLogit(evidence, first, i), calibration);
+        words.push(w);
+      }
       word = "";
       continue;
     }
-    const ch = CHARACTERS[c];
+    const ch = Number.isInteger(c) ? characters[c] : undefined;
     if (ch === undefined) {
       throw new RangeError(`wordTimings: label ${c} at index ${i} is not a character class`);
     }
-    if (word === "") start = startFrames[i];
+    if (word === "") {
+      start = startFrames[i];
+      first = i;
+    }
     word += ch;
     end = endFrames[i];
   }

@@ -1,7 +1,17 @@
 /** cli/flags.ts: parsing, checks and help derived from one declaration per flag; every CLI's flags walked. */
 import * as assert from "node:assert/strict";
 import { UsageError } from "../../cli/common.ts";
-import { type CliSpec, defineCli, describeRange, type Flag, helpText, parseFlags } from "../../cli/flags.ts";
+import {
+  type CliSpec,
+  DECODER_FLAGS,
+  decoderFlagOptions,
+  defineCli,
+  describeRange,
+  type Flag,
+  helpText,
+  parseFlags,
+} from "../../cli/flags.ts";
+import { DEFAULT_HOTWORD_BOOST } from "../../model/hotwords.ts";
 import {
   parseTrainArgs,
   SAMPLE_DEFAULTS,
@@ -337,4 +347,61 @@ Deno.test("lm: a bad value is one line and exit status 2", async () => {
     console.error = original;
   }
   assert.deepEqual(errors, ['lm: --order must be an integer from 1 to 9, got "x"']);
+});
+
+Deno.test("decoder flags: --nbest, repeatable --hotword, --hotwords FILE and --confidence-calibration", async () => {
+  const spec = defineCli({ usage: "usage: x", flags: DECODER_FLAGS });
+  const parse = (args: string[]) => decoderFlagOptions(parseFlags(spec, args).values);
+  assert.deepEqual(await parse([]), { nBest: 1 });
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = `${dir}/hot.txt`;
+    await Deno.writeTextFile(file, "# phrases\nnew york:2\n");
+    const o = await parse([
+      "--nbest",
+      "5",
+      "--hotword",
+      "seven",
+      "--hotword=eight:3.5",
+      "--hotwords",
+      file,
+      "--confidence-calibration",
+      "0.8,-0.1",
+    ]);
+    assert.deepEqual(o, {
+      nBest: 5,
+      hotwords: [
+        { phrase: "seven", boost: DEFAULT_HOTWORD_BOOST },
+        { phrase: "eight", boost: 3.5 },
+        { phrase: "new york", boost: 2 },
+      ],
+      calibration: { slope: 0.8, offset: -0.1 },
+      decoder: "beam",
+    });
+    await Deno.writeTextFile(file, "ok\nbad:\n");
+    await assert.rejects(() => parse(["--hotwords", file]), (e: Error) => {
+      assert.ok(e instanceof UsageError);
+      assert.equal(
+        e.message,
+        `--hotwords: ${file}:2: hotword "bad:": the boost after ":" must be a positive number, got ""`,
+      );
+      return true;
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  await assert.rejects(() => parse(["--hotword", "x:0"]), /^UsageError: --hotword: hotword "x:0": the boost/);
+  await assert.rejects(
+    () => parse(["--hotwords", "/no/such/file"]),
+    /^UsageError: --hotwords: .*No such file/,
+  );
+  await assert.rejects(
+    () => parse(["--confidence-calibration", "2"]),
+    /^UsageError: --confidence-calibration: expected/,
+  );
+  assert.deepEqual(await parse(["--nbest", "3"]), { nBest: 3, decoder: "beam" });
+  assert.throws(
+    () => parseFlags(spec, ["--nbest", "0"]),
+    /^UsageError: --nbest must be an integer >= 1, got "0"/,
+  );
 });

@@ -102,10 +102,13 @@ Deno.test("beam search: hand-made cases (merging beams, repeats, blanks between 
   // The valid length cuts the utterance: the padded frames are ignored.
   hyps = ctcBeamSearch(frames([{ [A]: 1 }, { [SPACE]: 1 }, { [B]: 1 }, { [A]: 1 }]), 4, 3);
   assert.equal(hyps[0].text, "a b");
-  assert.deepEqual(hyps[0].words, [{ word: "a", startFrame: 0, endFrame: 0 }, {
+  // Certain frames: the confidence is the clamped log-odds' sigmoid(30).
+  const sure = 1 / (1 + Math.exp(-30));
+  assert.deepEqual(hyps[0].words, [{ word: "a", startFrame: 0, endFrame: 0, probability: sure }, {
     word: "b",
     startFrame: 2,
     endFrame: 2,
+    probability: sure,
   }]);
   // Zero frames: the empty hypothesis.
   assert.deepEqual(ctcBeamSearch(new Float32Array(0), 0).map((h) => h.text), [""]);
