@@ -19,7 +19,8 @@ import { cer, type ErrorRates, errorRates, wer } from "../model/metrics.ts";
 import { profilePhase, ProfileSession } from "../engine/profiler.ts";
 import { loadModel, requireGpu, runCli, UsageError } from "./common.ts";
 import { memoryReportLine } from "./memory_report.ts";
-import { DECODER_FLAGS, defineCli, helpText, parseFlags } from "./flags.ts";
+import { DECODER_FLAGS, decoderFlagOptions, defineCli, helpText, parseFlags } from "./flags.ts";
+import { confidenceLine } from "./evaluate.ts";
 
 /** The eval command's flags. */
 export const EVAL_SPEC = defineCli({
@@ -184,6 +185,7 @@ async function decodeAndScore(
     lm,
     alpha: values.alpha,
     beta: values.beta,
+    ...await decoderFlagOptions(values),
   };
   if (lm || values.decoder === "beam") {
     const greedy = profilePhase("CTC decoding", () => score(kept, outputs, { decoder: "greedy" }));
@@ -195,6 +197,7 @@ async function decodeAndScore(
       describe(best.rates)
     }`,
   );
+  console.log(confidenceLine(kept.map((u) => u.transcript.toLowerCase()), outputs, base));
   return values.tune && lm ? tune(kept, outputs, base, best) : best;
 }
 

@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { BLANK, CHARACTERS, N_CLASS } from "../../data/text.ts";
 import { type NgramLm, parseArpa } from "../../model/arpa.ts";
 import { ctcBeamSearch, WordPrefixIndex } from "../../model/beam_search.ts";
+import { decodeLogProbs } from "../../model/inference.ts";
+import { alphabetOf } from "../../data/alphabet.ts";
 
 const SPACE = 1, A = 2, B = 3, APOS = 0;
 
@@ -274,4 +276,63 @@ Deno.test("beam search with a Kneser-Ney LM from real transcripts repairs an amb
     ["danger", 8, 18],
     ["trail", 22, 30],
   ]);
+});
+
+Deno.test("n-best: K distinct hypotheses, best first, the first equal to the 1-best, with and without an LM", () => {
+  const random = rng(21);
+  const lm = parseArpa(`\\data\\
+ngram 1=5
+
+\\1-grams:
+-0.5\t<s>
+-0.5\t</s>
+-2\t<unk>
+-0.4\tab
+-0.6\tba
+
+\\end\\
+`);
+  for (let trial = 0; trial < 6; trial++) {
+    const T = 20;
+    const lp = randomLogProbs(T, [A, B, SPACE, BLANK], random, 6);
+    for (const extra of [{}, { lm }]) {
+      const one = ctcBeamSearch(lp, T, T, { beamWidth: 32, ...extra, nBest: 1 });
+      const five = ctcBeamSearch(lp, T, T, { beamWidth: 32, ...extra, nBest: 5 });
+      const whole = ctcBeamSearch(lp, T, T, { beamWidth: 32, ...extra });
+      assert.equal(one.length, 1);
+      assert.equal(five.length, 5);
+      assert.equal(new Set(five.map((h) => h.text)).size, 5, "distinct texts");
+      assert.equal(five[0].text, one[0].text);
+      assert.equal(five[0].score, one[0].score);
+      assert.deepEqual(five.map((h) => [h.text, h.score]), whole.slice(0, 5).map((h) => [h.text, h.score]));
+      for (let i = 1; i < 5; i++) assert.ok(five[i - 1].score >= five[i].score);
+      const t = decodeLogProbs({ logProbs: lp, time: T, length: T }, {
+        decoder: "beam",
+        beamWidth: 32,
+        nBest: 5,
+        lm: (extra as { lm?: NgramLm }).lm,
+      });
+      assert.equal(t.text, one[0].text);
+      assert.deepEqual(t.alternatives, five.map((h) => ({ text: h.text, score: h.score })));
+    }
+  }
+  assert.throws(() => ctcBeamSearch(new Float32Array(29), 1, 1, { nBest: 0 }), /nBest 0/);
+});
+
+Deno.test("beam search over another alphabet (digits words, 4 classes + blank) with an LM in that alphabet", () => {
+  const alphabet = alphabetOf(["o", "n", "e", " "]);
+  const nClass = alphabet.size;
+  // "one one" spelled with a blank between characters; "on" is the LM's favourite word.
+  const lm = parseArpa("\\data\\\nngram 1=5\n\n\\1-grams:\n-0.5\t<s>\n-0.5\t</s>\n-2\t<unk>\n-0.3\tone\n-0.3\ton\n\n\\end\\\n");
+  const path = [0, 4, 1, 4, 2, 4, 3, 0, 4, 1, 4, 2];
+  const lp = new Float32Array(path.length * nClass).fill(Math.log(0.02));
+  path.forEach((c, t) => lp[t * nClass + c] = Math.log(0.92));
+  const hyps = ctcBeamSearch(lp, path.length, path.length, { alphabet, beamWidth: 16, lm });
+  assert.equal(hyps[0].text, "one one");
+  assert.deepEqual(hyps[0].words.map((w) => w.word), ["one", "one"]);
+  // Both words are the LM's (spelled in this alphabet): no unknown-word penalty.
+  const expected = 0.5 * Math.LN10 * (-0.3 - 0.3 - 0.5) + 2 * 1.0;
+  // (The LM stores log10 probabilities as float32.)
+  assert.ok(Math.abs(hyps[0].lmScore - expected) < 1e-6, `${hyps[0].lmScore} vs ${expected}`);
+  assert.throws(() => ctcBeamSearch(lp, path.length + 1, path.length, { alphabet }), /cannot hold 13 frames x 5/);
 });
