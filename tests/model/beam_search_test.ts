@@ -323,7 +323,9 @@ Deno.test("beam search over another alphabet (digits words, 4 classes + blank) w
   const alphabet = alphabetOf(["o", "n", "e", " "]);
   const nClass = alphabet.size;
   // "one one" spelled with a blank between characters; "on" is the LM's favourite word.
-  const lm = parseArpa("\\data\\\nngram 1=5\n\n\\1-grams:\n-0.5\t<s>\n-0.5\t</s>\n-2\t<unk>\n-0.3\tone\n-0.3\ton\n\n\\end\\\n");
+  const lm = parseArpa(
+    "\\data\\\nngram 1=5\n\n\\1-grams:\n-0.5\t<s>\n-0.5\t</s>\n-2\t<unk>\n-0.3\tone\n-0.3\ton\n\n\\end\\\n",
+  );
   const path = [0, 4, 1, 4, 2, 4, 3, 0, 4, 1, 4, 2];
   const lp = new Float32Array(path.length * nClass).fill(Math.log(0.02));
   path.forEach((c, t) => lp[t * nClass + c] = Math.log(0.92));
@@ -334,5 +336,8 @@ Deno.test("beam search over another alphabet (digits words, 4 classes + blank) w
   const expected = 0.5 * Math.LN10 * (-0.3 - 0.3 - 0.5) + 2 * 1.0;
   // (The LM stores log10 probabilities as float32.)
   assert.ok(Math.abs(hyps[0].lmScore - expected) < 1e-6, `${hyps[0].lmScore} vs ${expected}`);
-  assert.throws(() => ctcBeamSearch(lp, path.length + 1, path.length, { alphabet }), /cannot hold 13 frames x 5/);
+  assert.throws(
+    () => ctcBeamSearch(lp, path.length + 1, path.length, { alphabet }),
+    /cannot hold 13 frames x 5/,
+  );
 });
