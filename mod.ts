@@ -93,16 +93,23 @@ export {
   OPENSLR_LIBRISPEECH,
 } from "./data/download.ts";
 export {
-  isCathyDev,
-  isFsddTest,
-  isHeldOut,
-  parseSplitScheme,
-  schemeForPath,
+  devFraction,
+  type DevFraction,
+  hasSplitColumn,
+  isHeldOutByTranscript,
+  rowsOfSplit,
   type Split,
-  SPLIT_SCHEMES,
-  splitCorpus,
-  type SplitScheme,
+  splitByColumn,
+  splitByTranscript,
 } from "./data/splits.ts";
+export {
+  type Corpus,
+  type CorpusFormat,
+  type CorpusSplit,
+  describeProblem,
+  type RowProblem,
+} from "./data/corpus.ts";
+export { manifestFormatOf, openCorpus, type OpenCorpusOptions } from "./data/manifest.ts";
 export { crc32 } from "./data/crc32.ts";
 export { extractTar, readTar, TarFormatError, TarPathError } from "./data/tar.ts";
 

@@ -9,7 +9,7 @@ import { parseTrainArgs, SAMPLE_DEFAULTS, TUTORIAL_DEFAULTS } from "./cli/train_
 import { TrainingRun } from "./cli/training_run.ts";
 
 async function main(argv: string[]): Promise<number> {
-  const hasData = argv.some((a) => a === "--data" || a.startsWith("--data=") || a === "--download") ||
+  const hasData = argv.some((a) => /^--(data|train)(=|$)/.test(a) || a === "--download") ||
     await Deno.stat("data/LibriSpeech").then(() => true, () => false);
   const args = parseTrainArgs(argv, hasData ? TUTORIAL_DEFAULTS : SAMPLE_DEFAULTS);
   if (!args) return 0;

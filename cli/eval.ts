@@ -1,13 +1,21 @@
 /**
- * `deno task eval --checkpoint CK --data DIR [--subset NAME]`: scores a checkpoint on a corpus. WER and CER are
+ * `deno task eval --checkpoint CK --data PATH [--subset NAME]`: scores a checkpoint on a corpus (a LibriSpeech
+ * folder or a NeMo, DeepSpeech or Common Voice manifest; its held-out rows by default). WER and CER are
  * printed both corpus-level (total edits over total reference words or characters) and as the tutorial reports
  * them (mean of per-utterance rates); predictions go to a TSV (id, reference, hypothesis, cer, wer).
  * With --tune, alpha and beta of the LM beam search are grid-searched on the evaluated set.
  */
 import { writeFileAtomic } from "../data/atomic_write.ts";
 import { loadAudio } from "../data/audio.ts";
-import { LibriSpeechCorpus, type UtteranceInfo } from "../data/librispeech.ts";
-import { schemeForPath, splitCorpus } from "../data/splits.ts";
+import { type Corpus, CorpusError, describeProblem, type UtteranceInfo } from "../data/corpus.ts";
+import { openCorpus } from "../data/manifest.ts";
+import {
+  devFraction,
+  hasSplitColumn,
+  rowsOfSplit,
+  splitByColumn,
+  splitByTranscript,
+} from "../data/splits.ts";
 import { loadArpa } from "../model/arpa.ts";
 import {
   decodeLogProbs,
@@ -24,23 +32,31 @@ import { confidenceLine } from "./evaluate.ts";
 
 /** The eval command's flags. */
 export const EVAL_SPEC = defineCli({
-  usage: "usage: deno task eval --checkpoint CK.safetensors --data DIR [options]",
+  usage: "usage: deno task eval --checkpoint CK.safetensors --data PATH [options]",
   intro:
     "Scores a checkpoint: WER and CER, corpus-level and as the tutorial reports them (mean per utterance).",
   flags: {
     checkpoint: { type: "path", required: true, help: "model checkpoint (.safetensors)" },
     data: {
       type: "path",
-      arg: "DIR",
-      required: "a LibriSpeech root or subset folder",
-      help: "a LibriSpeech root, a subset folder, or a folder of ../shared/speech",
+      arg: "PATH",
+      required: "a LibriSpeech folder or a manifest",
+      help: "the corpus: a LibriSpeech root or subset folder, or a manifest (NeMo .jsonl, DeepSpeech .csv, " +
+        "Common Voice .tsv)",
     },
-    subset: { type: "string", help: "subset under DIR (e.g. test-clean)" },
+    subset: { type: "string", help: "subset under a LibriSpeech root (e.g. test-clean)" },
     split: {
       type: "enum",
-      choices: ["eval", "all"],
+      choices: ["eval", "all", "train", "dev", "test"],
       default: "eval",
-      help: "for fsdd / rhasspy-cathy folders: the held-out split or everything",
+      help: "which rows: eval = the held-out ones (a split column's test rows, else its dev rows; with " +
+        "--dev-fraction, that part; otherwise all), all, or the rows of one split column value",
+    },
+    "dev-fraction": {
+      type: "number",
+      arg: "F",
+      help: "the held-out fraction the model was trained with (train --dev-fraction): with --split eval, " +
+        "score only those rows",
     },
     ...DECODER_FLAGS,
     tune: {
@@ -72,6 +88,13 @@ export function parseEvalArgs(args: readonly string[]) {
   const { values, help } = parseFlags(EVAL_SPEC, args);
   if (help) return null;
   if (values.tune && !values.lm) throw new UsageError("--tune needs --lm");
+  if (values["dev-fraction"] !== undefined) {
+    try {
+      devFraction(values["dev-fraction"]);
+    } catch (e) {
+      throw new UsageError(`--dev-fraction: ${(e as Error).message}`);
+    }
+  }
   return values;
 }
 
@@ -100,10 +123,10 @@ export async function main(args: string[]): Promise<number> {
     console.log(helpText(EVAL_SPEC));
     return 0;
   }
-  const { corpus, scheme, items } = await evalItems(values);
+  const { corpus, chosen, items } = await evalItems(values);
   await requireGpu();
   const model = await loadModel(values.checkpoint);
-  console.error(`eval: ${items.length} utterances from ${corpus.dir} (${scheme} split: ${values.split})`);
+  console.error(`eval: ${items.length} utterances from ${corpus.source} (${chosen})`);
   const profile = new ProfileSession(values.profile);
   profile.start();
   const { kept, outputs, skipped } = await modelOutputs(model, items, values["batch-size"]);
@@ -119,19 +142,50 @@ export async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-/** The utterances to evaluate: the corpus, its split (or all of it), the first --limit. */
+/** The utterances to evaluate: the corpus, the rows --split picks, the first --limit. */
 async function evalItems(values: EvalValues) {
-  let corpus: LibriSpeechCorpus;
+  let corpus: Corpus;
   try {
-    corpus = await LibriSpeechCorpus.open(values.data, { subset: values.subset });
+    corpus = await openCorpus(values.data, { subset: values.subset });
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    if (e instanceof CorpusError) throw new UsageError(e.message);
+    throw e;
   }
-  const scheme = schemeForPath(corpus.dir);
-  let items = values.split === "all" ? corpus.utterances : splitCorpus(corpus.utterances, scheme).eval;
-  if (values.limit !== undefined) items = items.slice(0, values.limit);
-  if (items.length === 0) throw new UsageError(`no utterances to evaluate in ${corpus.dir}`);
-  return { corpus, scheme, items };
+  for (const p of corpus.problems) console.error(`eval: skipped ${describeProblem(p)}`);
+  let { rows, chosen } = pickRows(corpus, values.split, values["dev-fraction"]);
+  if (values.limit !== undefined) rows = rows.slice(0, values.limit);
+  if (rows.length === 0) throw new UsageError(`no utterances to evaluate in ${corpus.source} (${chosen})`);
+  return { corpus, chosen, items: rows };
+}
+
+/** The rows `split` names, and a few words saying which they are. */
+function pickRows(corpus: Corpus, split: EvalValues["split"], fraction: number | undefined) {
+  const all = corpus.utterances;
+  const column = hasSplitColumn(all);
+  if (split === "all") return { rows: all, chosen: "all rows" };
+  if (split !== "eval") {
+    if (!column) throw new UsageError(`--split ${split}: ${corpus.source} has no split column`);
+    return { rows: rowsOfSplit(all, split), chosen: `its ${split} rows` };
+  }
+  if (column) {
+    if (fraction !== undefined) {
+      throw new UsageError(
+        `${corpus.source} has a split column: it says what is held out, not --dev-fraction`,
+      );
+    }
+    const test = rowsOfSplit(all, "test");
+    if (test.length > 0) return { rows: test, chosen: "its test rows" };
+    const { eval: held, heldOut } = splitByColumn(all);
+    return { rows: held, chosen: `its ${heldOut} rows` };
+  }
+  if (fraction !== undefined) {
+    const rule = devFraction(fraction);
+    return {
+      rows: splitByTranscript(all, rule).eval,
+      chosen: `held out by --dev-fraction ${fraction}: CRC-32 % ${rule.modulus} < ${rule.threshold}`,
+    };
+  }
+  return { rows: all, chosen: "all rows: no split column or --dev-fraction" };
 }
 
 /** The model's log-probabilities for every readable utterance, in batches; unreadable files are listed. */

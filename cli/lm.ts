@@ -5,8 +5,8 @@
 
 import { UsageError } from "./common.ts";
 import { defineCli, helpText, parseFlags } from "./flags.ts";
-import { LibriSpeechCorpus } from "../data/librispeech.ts";
-import { schemeForPath, splitCorpus } from "../data/splits.ts";
+import { openCorpus } from "../data/manifest.ts";
+import { devFraction, hasSplitColumn, rowsOfSplit, splitByTranscript } from "../data/splits.ts";
 import { buildKneserNey, tokenizeLine, writeArpaFile } from "../model/kneser_ney.ts";
 
 /** The lm command's flags. */
@@ -28,8 +28,13 @@ falling back to 0.5, 1, 1.5 where the text is too small to estimate them.`,
     data: {
       type: "path",
       arg: "DIR",
-      help: "Use the transcripts of a corpus folder instead (LibriSpeech layout). For the fsdd and " +
-        "rhasspy-cathy folders only their training side, so the LM never sees held-out sentences.",
+      help: "Use the transcripts of a corpus instead (a LibriSpeech folder or a .jsonl, .csv or .tsv " +
+        "manifest); with a split column only its train rows, so the LM never sees held-out sentences.",
+    },
+    "dev-fraction": {
+      type: "number",
+      arg: "F",
+      help: "Leave out the rows train --dev-fraction F holds out (for a corpus without a split column).",
     },
     subset: { type: "string", help: "Subset under --data (e.g. train-clean-100)." },
     out: { type: "path", help: "The ARPA file to write (written to a temporary file, then renamed)." },
@@ -74,12 +79,18 @@ export async function main(args: string[]): Promise<number> {
   const sentences: string[][] = [];
   if (v.data) {
     try {
-      const corpus = await LibriSpeechCorpus.open(v.data, { subset: v.subset });
-      const { train } = splitCorpus(corpus.utterances, schemeForPath(corpus.dir));
+      const corpus = await openCorpus(v.data, { subset: v.subset, durations: false });
+      const rows = corpus.utterances;
+      const fraction = v["dev-fraction"];
+      const train = hasSplitColumn(rows)
+        ? rowsOfSplit(rows, "train")
+        : fraction === undefined
+        ? rows
+        : splitByTranscript(rows, devFraction(fraction)).train;
       for (const u of train) {
         sentences.push(tokenizeLine(u.transcript, { lowercase: true, skipFirstField: false }));
       }
-      console.log(`lm: ${train.length} training transcripts from ${corpus.dir}`);
+      console.log(`lm: ${train.length} training transcripts from ${corpus.source}`);
     } catch (e) {
       console.error(`lm: ${(e as Error).message}`);
       return 1;

@@ -9,13 +9,9 @@ import {
 import { UsageError } from "./common.ts";
 import { defineCli, type Flag, helpText, parseFlags } from "./flags.ts";
 import { FINETUNE_FLAGS, type FinetuneArgs, finetuneArgs } from "./finetune_flags.ts";
+import { DATA_FLAGS, type TrainDataArgs, trainDataArgs } from "./train_data_flags.ts";
 
-export interface TrainArgs extends FinetuneArgs {
-  data?: string;
-  trainSubset?: string;
-  testSubset?: string;
-  download: boolean;
-  limit?: number;
+export interface TrainArgs extends FinetuneArgs, TrainDataArgs {
   config: ModelConfig;
   configName: string;
   epochs: number;
@@ -67,40 +63,6 @@ export const SAMPLE_DEFAULTS: TrainDefaults = {
   clipGradNorm: 400,
   specAugment: false,
 };
-
-/** Where the speech comes from: the corpus folder, its subsets, fetching it, a cap on its size. */
-const DATA_FLAGS = {
-  data: {
-    type: "path",
-    arg: "DIR",
-    group: "data",
-    help: "a LibriSpeech root (DIR/LibriSpeech/<subset>), a subset folder, or a folder of ../shared/speech " +
-      "(fsdd and rhasspy-cathy are split into train/test by their own rules)",
-  },
-  "train-subset": {
-    type: "string",
-    group: "data",
-    help: "training subset under DIR",
-    defaultText: "train-clean-100 for a LibriSpeech root",
-  },
-  "test-subset": {
-    type: "string",
-    group: "data",
-    help: "evaluation subset under DIR",
-    defaultText: "test-clean for a LibriSpeech root",
-  },
-  download: {
-    type: "boolean",
-    group: "data",
-    help: "fetch the train and test subsets from openslr into DIR (default ./data) first",
-  },
-  limit: {
-    type: "integer",
-    min: 1,
-    group: "data",
-    help: "use only the first N training utterances (quick experiments)",
-  },
-} as const satisfies Record<string, Flag>;
 
 /** The model: a preset and the sizes and variants that override it; the preset's default from `d`. */
 function modelFlags(d: TrainDefaults) {
@@ -324,11 +286,7 @@ export function parseTrainArgs(
     throw new UsageError("--resume needs --out DIR (the run folder to continue)");
   }
   return {
-    data: values.data,
-    trainSubset: values["train-subset"],
-    testSubset: values["test-subset"],
-    download: values.download,
-    limit: values.limit,
+    ...trainDataArgs(values),
     config,
     configName,
     epochs: values.epochs,

@@ -1,14 +1,25 @@
 /**
- * Which utterances `deno task train` trains and evaluates on: the user's LibriSpeech folders (downloaded first
- * with --download), a ../shared/speech source split by its own rule, or, with no data at all, the bundled sample
- * corpus.
+ * Which utterances `deno task train` trains and evaluates on: the user's corpus (a LibriSpeech folder, downloaded
+ * first with --download, or a NeMo, DeepSpeech or Common Voice manifest) and its held-out set (--dev or --test,
+ * a manifest's split column, or --dev-fraction by transcript hash), or, with no data at all, the bundled sample
+ * corpus. Every row is checked before training (cli/validate_rows.ts): a bad one stops the run, or with
+ * --skip-invalid is reported and left out.
  */
+import { TUTORIAL_ALPHABET } from "../data/alphabet.ts";
+import { type Corpus, CorpusError, type CorpusSplit, type UtteranceInfo } from "../data/corpus.ts";
 import { downloadLibriSpeech } from "../data/download.ts";
-import { LibriSpeechCorpus, type UtteranceInfo } from "../data/librispeech.ts";
-import { schemeForPath, splitCorpus } from "../data/splits.ts";
-import { crc32 } from "../data/crc32.ts";
+import { openCorpus } from "../data/manifest.ts";
+import {
+  devFraction,
+  hasSplitColumn,
+  rowsOfSplit,
+  splitByColumn,
+  splitByTranscript,
+} from "../data/splits.ts";
 import { UsageError } from "./common.ts";
 import type { TrainArgs } from "./train_args.ts";
+import { DEFAULT_DEV_FRACTION } from "./train_data_flags.ts";
+import { screenRows } from "./validate_screen.ts";
 
 export const SAMPLE_DIR = new URL("../data/sample/", import.meta.url).pathname;
 const DEFAULT_TRAIN = "train-clean-100";
@@ -23,15 +34,16 @@ export interface TrainData {
   bundled: boolean;
 }
 
-async function exists(path: string): Promise<boolean> {
-  return await Deno.stat(path).then(() => true, () => false);
+async function isDirectory(path: string): Promise<boolean> {
+  return await Deno.stat(path).then((s) => s.isDirectory, () => false);
 }
 
-async function open(root: string, subset?: string): Promise<LibriSpeechCorpus> {
+async function open(path: string, subset?: string): Promise<Corpus> {
   try {
-    return await LibriSpeechCorpus.open(root, { subset, onWarning: (m) => console.error(`warning: ${m}`) });
+    return await openCorpus(path, { subset, onWarning: (m) => console.error(`warning: ${m}`) });
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    if (e instanceof CorpusError) throw new UsageError(e.message);
+    throw e;
   }
 }
 
@@ -56,7 +68,15 @@ export async function download(subset: string, root: string, base?: string): Pro
   if (isTTY) console.error("");
 }
 
-/** Resolves the training and evaluation utterances for the given flags. */
+/** The training and held-out utterances before the rows are checked, and how they were chosen. */
+interface Chosen {
+  train: readonly UtteranceInfo[];
+  eval: readonly UtteranceInfo[];
+  corpora: Corpus[];
+  description: string;
+}
+
+/** Resolves the training and evaluation utterances for the given flags, every row checked. */
 export async function resolveTrainData(args: TrainArgs): Promise<TrainData> {
   if (args.download) {
     const root = args.data ?? "data";
@@ -69,56 +89,105 @@ export async function resolveTrainData(args: TrainArgs): Promise<TrainData> {
       testSubset: args.testSubset ?? DEFAULT_TEST,
     };
   }
-  let root = args.data;
-  if (root === undefined && await exists("data/LibriSpeech")) root = "data";
-  if (root === undefined) {
-    const train = await open(`${SAMPLE_DIR}train`);
-    const dev = await open(`${SAMPLE_DIR}dev`);
-    return {
-      train: limit(train.utterances, args.limit),
-      eval: dev.utterances,
-      description: `no --data given and no ./data folder: training on the bundled sample corpus ` +
-        `(data/sample, ${train.length} + ${dev.length} CC0 clips of one speaker); pass --data DIR for your own`,
-      bundled: true,
-    };
-  }
-  if (!await exists(root)) {
-    throw new UsageError(`data folder ${root} does not exist (pass --data DIR, or --download)`);
-  }
-  const isLibriRoot = await exists(`${root}/LibriSpeech`);
-  const trainSubset = args.trainSubset ?? (isLibriRoot ? DEFAULT_TRAIN : undefined);
-  const trainCorpus = await open(root, trainSubset);
-  if (args.testSubset || isLibriRoot) {
-    const testCorpus = await open(root, args.testSubset ?? DEFAULT_TEST);
-    return {
-      train: limit(trainCorpus.utterances, args.limit),
-      eval: testCorpus.utterances,
-      description: `training on ${trainCorpus.dir} (${trainCorpus.length} utterances), evaluating on ` +
-        `${testCorpus.dir} (${testCorpus.length})`,
-      bundled: false,
-    };
-  }
-  const scheme = schemeForPath(trainCorpus.dir);
-  if (scheme !== "generic") {
-    const split = splitCorpus(trainCorpus.utterances, scheme);
-    return {
-      train: limit(split.train, args.limit),
-      eval: split.eval,
-      description: `training on ${trainCorpus.dir} with the ${scheme} split: ${split.train.length} train, ` +
-        `${split.eval.length} held out`,
-      bundled: false,
-    };
-  }
-  // One folder and no test subset: hold out about 5% by transcript (never the same sentence on both sides).
-  const held = (u: UtteranceInfo) => crc32(u.transcript.toLowerCase()) % 20 === 0;
-  const train = trainCorpus.utterances.filter((u) => !held(u));
-  const evalSet = trainCorpus.utterances.filter(held);
+  let path = args.train ?? args.data;
+  if (path === undefined && await isDirectory("data/LibriSpeech")) path = "data";
+  const bundled = path === undefined;
+  const chosen = bundled ? await bundledSample() : await chooseRows(path!, args);
+  const alphabet = args.config?.alphabet ?? TUTORIAL_ALPHABET;
+  const problems = chosen.corpora.flatMap((c) => c.problems);
+  const train = await screenRows(chosen.train, problems, {
+    alphabet,
+    skipInvalid: args.skipInvalid,
+    what: "training",
+  });
+  const evalRows = await screenRows(chosen.eval, [], {
+    alphabet,
+    skipInvalid: args.skipInvalid,
+    what: "evaluation",
+  });
+  const left = chosen.train.length - train.length + chosen.eval.length - evalRows.length + problems.length;
   return {
     train: limit(train, args.limit),
-    eval: evalSet,
-    description: `training on ${trainCorpus.dir}: no --test-subset, so ${evalSet.length} utterances ` +
-      `(transcript CRC-32 % 20 == 0) are held out for evaluation`,
-    bundled: false,
+    eval: evalRows,
+    description: chosen.description + (left > 0 ? ` (${left} invalid row(s) left out)` : ""),
+    bundled,
+  };
+}
+
+async function bundledSample(): Promise<Chosen> {
+  const train = await open(`${SAMPLE_DIR}train`);
+  const dev = await open(`${SAMPLE_DIR}dev`);
+  return {
+    train: train.utterances,
+    eval: dev.utterances,
+    corpora: [train, dev],
+    description: `no --train given and no ./data folder: training on the bundled sample corpus ` +
+      `(data/sample, ${train.utterances.length} + ${dev.utterances.length} clips); pass --train PATH for your own`,
+  };
+}
+
+/** The rows of `corpus` for a role: with a split column, those of `split`; without, all of them. */
+function rowsFor(corpus: Corpus, split: CorpusSplit): readonly UtteranceInfo[] {
+  if (!hasSplitColumn(corpus.utterances)) return corpus.utterances;
+  const rows = rowsOfSplit(corpus.utterances, split);
+  if (rows.length === 0) throw new UsageError(`${corpus.source} has a split column but no ${split} rows`);
+  return rows;
+}
+
+async function chooseRows(path: string, args: TrainArgs): Promise<Chosen> {
+  if (!await Deno.stat(path).then(() => true, () => false)) {
+    throw new UsageError(`training corpus ${path} does not exist (pass --train PATH, or --download)`);
+  }
+  const isLibriRoot = await isDirectory(`${path}/LibriSpeech`);
+  const trainCorpus = await open(path, args.trainSubset ?? (isLibriRoot ? DEFAULT_TRAIN : undefined));
+  const trainDesc = `training on ${trainCorpus.source}`;
+  if (args.dev !== undefined) {
+    const role = args.devRole ?? "dev";
+    const evalCorpus = await open(args.dev);
+    const train = rowsFor(trainCorpus, "train");
+    const held = rowsFor(evalCorpus, role);
+    return {
+      train,
+      eval: held,
+      corpora: [trainCorpus, evalCorpus],
+      description:
+        `${trainDesc} (${train.length} utterances), evaluating on ${evalCorpus.source} (${held.length})`,
+    };
+  }
+  if (args.testSubset || isLibriRoot) {
+    const testCorpus = await open(path, args.testSubset ?? DEFAULT_TEST);
+    return {
+      train: trainCorpus.utterances,
+      eval: testCorpus.utterances,
+      corpora: [trainCorpus, testCorpus],
+      description: `${trainDesc} (${trainCorpus.utterances.length} utterances), evaluating on ` +
+        `${testCorpus.source} (${testCorpus.utterances.length})`,
+    };
+  }
+  if (hasSplitColumn(trainCorpus.utterances)) {
+    if (args.devFraction !== undefined) {
+      throw new UsageError(
+        `${trainCorpus.source} has a split column: it says what is held out, not --dev-fraction`,
+      );
+    }
+    const split = splitByColumn(trainCorpus.utterances);
+    if (split.eval.length === 0) {
+      throw new UsageError(`${trainCorpus.source} has a split column but no dev or test rows`);
+    }
+    return {
+      ...split,
+      corpora: [trainCorpus],
+      description: `${trainDesc} by its split column: ${split.train.length} train, ${split.eval.length} ` +
+        `${split.heldOut} held out`,
+    };
+  }
+  const rule = devFraction(args.devFraction ?? DEFAULT_DEV_FRACTION);
+  const split = splitByTranscript(trainCorpus.utterances, rule);
+  return {
+    ...split,
+    corpora: [trainCorpus],
+    description: `${trainDesc}: ${split.train.length} train, ${split.eval.length} held out by transcript ` +
+      `(--dev-fraction ${rule.fraction}: CRC-32 % ${rule.modulus} < ${rule.threshold})`,
   };
 }
 

@@ -10,24 +10,15 @@ import { basename, dirname, join, resolve } from "node:path";
 import { AudioFormatError } from "./audio_error.ts";
 import { type HeaderSource, readStreamInfoFrom } from "./flac/header.ts";
 import { CharacterMapError, textToInts } from "./text.ts";
+import { type Corpus, CorpusError, type RowProblem, type UtteranceInfo } from "./corpus.ts";
 
-/** One utterance as listed: everything but the waveform. */
-export interface UtteranceInfo {
-  /** `<speaker>-<chapter>-<utterance>` as in the file name, e.g. "1089-134686-0000". */
-  fileId: string;
-  audioPath: string;
-  transcriptPath: string;
-  /** 1-based line of the transcript in `transcriptPath`. */
-  transcriptLine: number;
-  /** The transcript as written in the .trans.txt file (LibriSpeech's is uppercase). */
-  transcript: string;
+export { CorpusError, type UtteranceInfo };
+
+/** A LibriSpeech utterance: the common fields and the ids its file name carries. */
+export interface LibriSpeechUtteranceInfo extends UtteranceInfo {
   speakerId: number;
   chapterId: number;
   utteranceId: number;
-  /** Duration in seconds, when a manifest or the FLAC header gives it. */
-  seconds?: number;
-  /** The file's own sample rate, when the FLAC header or manifest gives it. */
-  fileSampleRate?: number;
 }
 
 /** One utterance with its waveform, resampled to `sampleRate`. */
@@ -47,26 +38,26 @@ export interface CorpusOptions {
   onWarning?: (message: string) => void;
 }
 
-/** A corpus that cannot be listed as asked: the message names the file (and line) at fault. */
-export class CorpusError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "CorpusError";
-  }
-}
-
 const AUDIO_EXT = ".flac";
 const TRANSCRIPT_EXT = ".trans.txt";
 const FILE_ID = /^(\d+)-(\d+)-(\d+)$/;
 const MANIFEST = "manifest.tsv";
 
-export class LibriSpeechCorpus {
+export class LibriSpeechCorpus implements Corpus {
+  readonly format = "librispeech";
+  /** A folder's problems stop the listing (CorpusError), so none are left to report row by row. */
+  readonly problems: readonly RowProblem[] = [];
+
   private constructor(
     /** The subset folder whose speaker folders were listed. */
     readonly dir: string,
-    readonly utterances: readonly UtteranceInfo[],
+    readonly utterances: readonly LibriSpeechUtteranceInfo[],
     readonly warnings: readonly string[],
   ) {}
+
+  get source(): string {
+    return this.dir;
+  }
 
   /** Lists the corpus at `root` (see resolveCorpusDir for the layouts accepted). */
   static async open(root: string, options: CorpusOptions = {}): Promise<LibriSpeechCorpus> {
@@ -91,20 +82,23 @@ export class LibriSpeechCorpus {
   }
 
   /** The n-th utterance (in sorted file-id order) with its waveform at `targetRate` Hz. */
-  async load(n: number, targetRate = 16000): Promise<Utterance> {
+  async load(n: number, targetRate = 16000): Promise<Utterance & LibriSpeechUtteranceInfo> {
     const info = this.utterances[n];
     if (!info) throw new RangeError(`utterance index ${n} is outside 0..${this.length - 1} of ${this.dir}`);
     return await loadUtterance(info, targetRate);
   }
 
   /** All utterances in order, one waveform in memory at a time. */
-  async *[Symbol.asyncIterator](): AsyncGenerator<Utterance> {
+  async *[Symbol.asyncIterator](): AsyncGenerator<Utterance & LibriSpeechUtteranceInfo> {
     for (let n = 0; n < this.length; n++) yield await this.load(n);
   }
 }
 
 /** Decodes the waveform of a listed utterance. */
-export async function loadUtterance(info: UtteranceInfo, targetRate = 16000): Promise<Utterance> {
+export async function loadUtterance<T extends UtteranceInfo>(
+  info: T,
+  targetRate = 16000,
+): Promise<T & Utterance> {
   // Imported here so that listing works without the audio decoder loaded.
   const { loadAudio } = await import("./audio.ts");
   const { waveform, sampleRate } = await loadAudio(info.audioPath, targetRate);
@@ -151,7 +145,7 @@ async function hasSpeakerChapterLayout(dir: string): Promise<boolean> {
  *   when there is only one);
  * - a folder holding the subset: `<root>/<subset>/`;
  * - the subset folder itself (speaker folders directly under it);
- * - one of our shared sources, `../shared/speech/<source>/`, whose corpus is `<root>/librispeech/`.
+ * - a source folder that keeps its corpus in `<root>/librispeech/` (beside a manifest.tsv of durations).
  */
 export async function resolveCorpusDir(root: string, subset?: string): Promise<string> {
   if (!await isDirectory(root)) throw new CorpusError(`corpus folder ${root} does not exist`);
@@ -162,8 +156,8 @@ export async function resolveCorpusDir(root: string, subset?: string): Promise<s
     throw new CorpusError(`subset ${subset} not found: looked for ${candidates.join(", ")}`);
   }
   if (await hasSpeakerChapterLayout(root)) return root;
-  const shared = join(root, "librispeech");
-  if (await hasSpeakerChapterLayout(shared)) return shared;
+  const nested = join(root, "librispeech");
+  if (await hasSpeakerChapterLayout(nested)) return nested;
   const archiveRoot = join(root, "LibriSpeech");
   if (await isDirectory(archiveRoot)) {
     const subsets: string[] = [];
@@ -177,7 +171,7 @@ export async function resolveCorpusDir(root: string, subset?: string): Promise<s
   }
   throw new CorpusError(
     `no LibriSpeech corpus found at ${root}: expected <speaker>/<chapter>/ folders with .flac and ` +
-      `.trans.txt files in ${root}, ${shared} or ${archiveRoot}/<subset>`,
+      `.trans.txt files in ${root}, ${nested} or ${archiveRoot}/<subset>`,
   );
 }
 
@@ -238,8 +232,8 @@ async function listUtterances(
   dir: string,
   checkCharacters: boolean,
   warn: (message: string) => void,
-): Promise<UtteranceInfo[]> {
-  const utterances: UtteranceInfo[] = [];
+): Promise<LibriSpeechUtteranceInfo[]> {
+  const utterances: LibriSpeechUtteranceInfo[] = [];
   const untranscribed: string[] = [];
   for (const speaker of await subdirectories(dir)) {
     const chapters = await subdirectories(join(dir, speaker));
@@ -333,14 +327,22 @@ async function addDurations(dir: string, utterances: UtteranceInfo[]): Promise<v
       if (entry.sampleRate) u.fileSampleRate = entry.sampleRate;
     } else rest.push(u);
   }
+  await addHeaderDurations(rest);
+}
+
+/**
+ * Fills `seconds` and `fileSampleRate` from the FLAC headers of the utterances that lack them. A file that is
+ * missing, not FLAC, or has a damaged header keeps an unknown duration: decoding it is what reports the problem.
+ */
+export async function addHeaderDurations(utterances: readonly UtteranceInfo[]): Promise<void> {
+  const rest = utterances.filter((u) => u.seconds === undefined);
   const concurrency = 32;
   let next = 0;
   const worker = async () => {
     while (next < rest.length) {
       const u = rest[next++];
-      // A damaged header leaves the duration unknown; decoding the file is what reports it.
       const info = await readFlacStreamInfo(u.audioPath).catch((error) => {
-        if (error instanceof AudioFormatError) return null;
+        if (error instanceof AudioFormatError || error instanceof Deno.errors.NotFound) return null;
         throw error;
       });
       if (info && info.totalSamples > 0) {

@@ -1,76 +1,87 @@
 /**
- * The deterministic evaluation splits of our corpora. Each rule looks only at an utterance's own id or text,
- * so a split never depends on listing order or on which other files are present.
+ * Which utterances are held out for evaluation, decided by the data and never by a corpus's name: either a
+ * manifest's split column, or a deterministic fraction chosen by a hash of the transcript.
  *
- * - fsdd: test = recording index 0-4 of each digit and speaker. Utterance numbers are digit * 50 + index, so
- *   test is `utteranceId % 50 < 5` (300 test, 2700 train).
- * - rhasspy-cathy: dev = utterances whose lowercase transcript has CRC-32 % 10 == 0. Prompts repeat across takes;
- *   splitting by text keeps every take of a prompt on the same side.
- * - generic: the folder is one set, used whole for whichever role it is given.
+ * The hash rule for a fraction F with d decimal places (at most 4): an utterance is held out when the CRC-32
+ * of its lowercase UTF-8 transcript, modulo 10^d, is below F * 10^d. Every take of a prompt has the same text,
+ * so repeated prompts never cross sides, and the choice depends on nothing but the transcript (not on file
+ * order, nor on which other files are present). F = 0.1 holds out CRC-32 % 10 == 0; F = 0.05, CRC-32 % 100 < 5.
  */
 
 import { crc32 } from "./crc32.ts";
+import type { CorpusSplit } from "./corpus.ts";
 
-export type SplitScheme = "fsdd" | "rhasspy-cathy" | "generic";
-export const SPLIT_SCHEMES: readonly SplitScheme[] = ["fsdd", "rhasspy-cathy", "generic"];
+/** The most decimal places a dev fraction may have (the modulus is at most 10^4). */
+export const MAX_FRACTION_DECIMALS = 4;
 
-/** What a split rule needs to know about an utterance (LibriSpeech's fields). */
-export interface SplitKey {
-  utteranceId: number;
-  transcript: string;
+/** A held-out fraction as the hash rule uses it: F = threshold / modulus. */
+export interface DevFraction {
+  fraction: number;
+  modulus: number;
+  threshold: number;
 }
 
-/** fsdd: recording index 0-4 of each digit and speaker is test. */
-export function isFsddTest(utteranceId: number): boolean {
-  return utteranceId % 50 < 5;
-}
-
-/** rhasspy-cathy: a prompt is dev when the CRC-32 of its lowercase UTF-8 text is divisible by 10. */
-export function isCathyDev(transcript: string): boolean {
-  return crc32(transcript.toLowerCase()) % 10 === 0;
-}
-
-/** Whether the utterance is held out for evaluation under `scheme`; generic holds out nothing. */
-export function isHeldOut(scheme: SplitScheme, key: SplitKey): boolean {
-  switch (scheme) {
-    case "fsdd":
-      return isFsddTest(key.utteranceId);
-    case "rhasspy-cathy":
-      return isCathyDev(key.transcript);
-    case "generic":
-      return false;
+/** Checks F (0 < F < 1, at most 4 decimal places) and gives the hash rule's modulus and threshold. */
+export function devFraction(fraction: number): DevFraction {
+  if (!(fraction > 0 && fraction < 1)) {
+    throw new RangeError(`dev fraction must be between 0 and 1 (exclusive), got ${fraction}`);
   }
+  for (let decimals = 1; decimals <= MAX_FRACTION_DECIMALS; decimals++) {
+    const modulus = 10 ** decimals;
+    const threshold = Math.round(fraction * modulus);
+    if (Math.abs(threshold - fraction * modulus) < 1e-9) return { fraction, modulus, threshold };
+  }
+  throw new RangeError(
+    `dev fraction ${fraction} has more than ${MAX_FRACTION_DECIMALS} decimal places (e.g. 0.05, 0.1, 0.125)`,
+  );
+}
+
+/** Whether the hash rule holds out an utterance with this transcript. */
+export function isHeldOutByTranscript(transcript: string, rule: DevFraction): boolean {
+  return crc32(transcript.toLowerCase()) % rule.modulus < rule.threshold;
 }
 
 export interface Split<T> {
   /** The utterances to train on. */
   train: T[];
-  /** The utterances to evaluate on (fsdd "test", rhasspy-cathy "dev"; for generic, everything). */
+  /** The utterances held out for evaluation. */
   eval: T[];
 }
 
+/** Splits `items` by the hash rule, keeping their order on each side. */
+export function splitByTranscript<T extends { transcript: string }>(
+  items: readonly T[],
+  rule: DevFraction,
+): Split<T> {
+  const split: Split<T> = { train: [], eval: [] };
+  for (const item of items) {
+    (isHeldOutByTranscript(item.transcript, rule) ? split.eval : split.train).push(item);
+  }
+  return split;
+}
+
+/** Whether any item names its split (a manifest with a split column). */
+export function hasSplitColumn(items: readonly { split?: CorpusSplit }[]): boolean {
+  return items.some((u) => u.split !== undefined);
+}
+
+/** The items of one split value, in order. */
+export function rowsOfSplit<T extends { split?: CorpusSplit }>(items: readonly T[], split: CorpusSplit): T[] {
+  return items.filter((u) => u.split === split);
+}
+
 /**
- * Splits `items` under `scheme`, keeping their order. For generic both sides are the whole list: the folder's
- * role (training set, or an evaluation set such as test-clean) is decided by the caller, not by a rule.
+ * Splits by the split column: train rows to train on, and held out the dev rows, or the test rows when there are
+ * no dev rows (a corpus that ships only train and test, as fsdd does). `heldOut` says which.
  */
-export function splitCorpus<T extends SplitKey>(items: readonly T[], scheme: SplitScheme): Split<T> {
-  if (scheme === "generic") return { train: [...items], eval: [...items] };
-  const train: T[] = [];
-  const held: T[] = [];
-  for (const item of items) (isHeldOut(scheme, item) ? held : train).push(item);
-  return { train, eval: held };
-}
-
-/** The scheme for a corpus path: a path naming fsdd or rhasspy-cathy gets its rule, anything else generic. */
-export function schemeForPath(path: string): SplitScheme {
-  const parts = path.replaceAll("\\", "/").split("/");
-  if (parts.includes("fsdd")) return "fsdd";
-  if (parts.includes("rhasspy-cathy")) return "rhasspy-cathy";
-  return "generic";
-}
-
-/** Parses a scheme name, e.g. from a command-line flag. */
-export function parseSplitScheme(name: string): SplitScheme {
-  if ((SPLIT_SCHEMES as readonly string[]).includes(name)) return name as SplitScheme;
-  throw new Error(`unknown split scheme "${name}": expected one of ${SPLIT_SCHEMES.join(", ")}`);
+export function splitByColumn<T extends { split?: CorpusSplit }>(
+  items: readonly T[],
+): Split<T> & { heldOut: CorpusSplit } {
+  const dev = rowsOfSplit(items, "dev");
+  const heldOut = dev.length > 0 ? "dev" : "test";
+  return {
+    train: rowsOfSplit(items, "train"),
+    eval: dev.length > 0 ? dev : rowsOfSplit(items, "test"),
+    heldOut,
+  };
 }

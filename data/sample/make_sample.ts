@@ -1,61 +1,59 @@
 /**
- * Builds the bundled sample corpus data/sample/{train,dev}/ from ../shared/speech/rhasspy-cathy: every clip of
- * at most --max-seconds (default 2.25 s), FLAC bytes copied unchanged, with their .trans.txt lines and a
- * manifest.tsv per subset, split into train and dev by prompt (data/splits.ts: CRC-32 of the lowercase
- * transcript % 10 == 0 is dev), so no prompt is on both sides.
+ * Builds the bundled sample corpus data/sample/{train,dev}/: spoken-digit clips of the Free Spoken Digit Dataset
+ * (a LibriSpeech-layout copy given by --source) joined into recordings of 1-6 digits of one speaker with silences
+ * between them (joined_digits.ts), at 8 kHz, the dataset's native rate. Only the dataset's own training
+ * recordings are used (recording index, the utterance number % 50, of 5 or more; 0-4 are its test split):
+ * indices 5-7 make dev/, 8-34 make train/, each clip used once; 35-49 are left out to keep the bundle about
+ * 10 MB and the first run's epochs short. Everything is drawn from --seed, so the same source and seed give the
+ * same files.
  *
- *   deno run -A data/sample/make_sample.ts [--source ../shared/speech/rhasspy-cathy] [--max-seconds 2.25]
+ *   deno run -A data/sample/make_sample.ts --source DIR [--seed 12] [--max-bytes 10000000]
  */
-
 import { parseArgs } from "node:util";
 import { dirname, join, relative } from "node:path";
-import { LibriSpeechCorpus, type UtteranceInfo } from "../librispeech.ts";
-import { isCathyDev } from "../splits.ts";
+import { ClipCache, DEFAULT_JOIN, type DigitClip, listDigitClips, planJoined } from "./joined_digits.ts";
+import { writeSubset } from "./write_subset.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    source: { type: "string", default: "../shared/speech/rhasspy-cathy" },
-    "max-seconds": { type: "string", default: "2.25" },
-    "max-bytes": { type: "string", default: "15000000" },
-  },
-});
-const maxSeconds = Number(values["max-seconds"]);
-const maxBytes = Number(values["max-bytes"]);
-const here = dirname(new URL(import.meta.url).pathname);
+/** The recording index of a clip: which of its speaker's takes of that digit it is (0-49). */
+export function recordingIndex(clip: DigitClip): number {
+  return clip.utteranceId % 50;
+}
 
-const corpus = await LibriSpeechCorpus.open(values.source!, { onWarning: (m) => console.warn(m) });
-const chosen = corpus.utterances.filter((u) => u.seconds !== undefined && u.seconds <= maxSeconds);
-const subsets: Record<string, UtteranceInfo[]> = {
-  train: chosen.filter((u) => !isCathyDev(u.transcript)),
-  dev: chosen.filter((u) => isCathyDev(u.transcript)),
-};
+/** Which bundled subset a source clip goes to, or null (the source's test recordings are never bundled). */
+export function sampleSubsetOf(clip: DigitClip): "train" | "dev" | null {
+  const r = recordingIndex(clip);
+  return r < 5 || r > 34 ? null : r < 8 ? "dev" : "train";
+}
 
-let totalBytes = 0;
-for (const [name, utterances] of Object.entries(subsets)) {
-  const out = join(here, name);
-  await Deno.remove(out, { recursive: true }).catch(() => {});
-  const transcripts = new Map<string, string[]>();
-  const manifest = ["file\tseconds\tsample_rate\ttranscript\tutt_id"];
-  for (const u of utterances) {
-    const chapterDir = join(String(u.speakerId), String(u.chapterId));
-    await Deno.mkdir(join(out, chapterDir), { recursive: true });
-    const file = join(chapterDir, `${u.fileId}.flac`);
-    await Deno.copyFile(u.audioPath, join(out, file));
-    totalBytes += (await Deno.stat(u.audioPath)).size;
-    const trans = join(chapterDir, `${u.speakerId}-${u.chapterId}.trans.txt`);
-    transcripts.set(trans, [...transcripts.get(trans) ?? [], `${u.fileId} ${u.transcript}`]);
-    manifest.push(
-      [file, u.seconds!.toFixed(4), u.fileSampleRate ?? 16000, u.transcript.toLowerCase(), u.fileId].join("\t"),
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      source: { type: "string" },
+      seed: { type: "string", default: "12" },
+      "max-bytes": { type: "string", default: "10000000" },
+    },
+  });
+  if (!values.source) throw new Error("--source DIR (the digit corpus in LibriSpeech layout) is required");
+  const seed = Number(values.seed);
+  const here = dirname(new URL(import.meta.url).pathname);
+  const clips = await listDigitClips(values.source);
+  const cache = new ClipCache(8000);
+  let bytes = 0;
+  for (const [k, name] of (["train", "dev"] as const).entries()) {
+    const chosen = clips.filter((c) => sampleSubsetOf(c) === name);
+    const plans = planJoined(chosen, { ...DEFAULT_JOIN, seed: seed + 1000 * k });
+    const out = join(here, name);
+    const written = await writeSubset(out, k + 1, plans, cache, (seed + 1000 * k) * 100_000);
+    for (const r of written) bytes += (await Deno.stat(join(out, r.file))).size;
+    const seconds = written.reduce((s, r) => s + r.seconds, 0);
+    const digits = written.reduce((s, r) => s + r.words.length, 0);
+    console.log(
+      `${relative(Deno.cwd(), out)}: ${written.length} recordings of ${digits} digits, ${(seconds / 60).toFixed(2)} min`,
     );
   }
-  for (const [trans, lines] of transcripts) await Deno.writeTextFile(join(out, trans), lines.join("\n") + "\n");
-  await Deno.writeTextFile(join(out, "manifest.tsv"), manifest.join("\n") + "\n");
-  const seconds = utterances.reduce((sum, u) => sum + u.seconds!, 0);
-  const prompts = new Set(utterances.map((u) => u.transcript)).size;
-  console.log(
-    `${relative(Deno.cwd(), out)}: ${utterances.length} clips, ${prompts} prompts, ${(seconds / 60).toFixed(2)} min`,
-  );
+  console.log(`FLAC bytes: ${bytes}`);
+  if (bytes > Number(values["max-bytes"])) throw new Error(`the sample is ${bytes} bytes, over --max-bytes`);
 }
-console.log(`FLAC bytes: ${totalBytes}`);
-if (totalBytes > maxBytes) throw new Error(`the sample is ${totalBytes} bytes, over the ${maxBytes} limit`);
+
+if (import.meta.main) await main();

@@ -263,7 +263,7 @@ Deno.test("the CLIs' own checks: required flags, cross-flag rules, positionals",
   fails(() => parseEvalArgs(["--data", "d"]), /^--checkpoint is required \(see --help\)$/);
   fails(
     () => parseEvalArgs(["--checkpoint", "c"]),
-    /^--data is required: a LibriSpeech root or subset folder/,
+    /^--data is required: a LibriSpeech folder or a manifest/,
   );
   fails(() => parseEvalArgs(["--checkpoint", "c", "--data", "d", "--tune"]), /^--tune needs --lm$/);
   fails(() => parseTranscribeArgs(["--checkpoint", "c"]), /^no audio files given/);
@@ -312,6 +312,9 @@ Deno.test("train: data-dependent defaults, --specaugment/--no-specaugment, and t
     "config",
     "configName",
     "data",
+    "dev",
+    "devFraction",
+    "devRole",
     "download",
     "epochs",
     "evalLimit",
@@ -327,8 +330,10 @@ Deno.test("train: data-dependent defaults, --specaugment/--no-specaugment, and t
     "profile",
     "resume",
     "seed",
+    "skipInvalid",
     "specAugment",
     "testSubset",
+    "train",
     "trainSubset",
     "workers",
   ]);

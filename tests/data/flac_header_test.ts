@@ -7,7 +7,7 @@ import { AudioFormatError, decodeFlac, FlacStreamDecoder } from "../../data/flac
 import { id3v2TagLength } from "../../data/flac/id3.ts";
 import { readFlacStreamInfo } from "../../data/librispeech.ts";
 
-const SAMPLE = new URL("../../data/sample/dev/90101/2/90101-2-0030.flac", import.meta.url);
+const SAMPLE = new URL("../../data/sample/dev/90001/2/90001-2-0000.flac", import.meta.url);
 
 /** A synthetic ID3v2.4 tag: header, `bodyBytes` of padding, and a footer when `footer` is set. */
 function id3Tag(bodyBytes: number, footer: boolean): Uint8Array {
