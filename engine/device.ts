@@ -87,8 +87,9 @@ async function requestGpu(): Promise<Gpu> {
   if (!adapter) adapter = await navigator.gpu.requestAdapter();
   if (!adapter) throw new GpuError(INSTALL_HINT);
   const info = adapter.info;
+  // Chrome leaves the description empty and names SwiftShader in the architecture.
   const isCpuAdapter = info.isFallbackAdapter ||
-    /llvmpipe|lavapipe|swiftshader|software/i.test(info.description);
+    /llvmpipe|lavapipe|swiftshader|software/i.test(`${info.description} ${info.architecture}`);
   const a = adapter.limits;
   const requiredLimits: Record<string, number> = {
     maxStorageBufferBindingSize: a.maxStorageBufferBindingSize,
