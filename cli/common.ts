@@ -1,6 +1,7 @@
 /**
  * What the command-line tools share: turning known failures into one clear line and a non-zero exit, and
- * loading a checkpoint into a model with every mismatch named.
+ * loading a checkpoint into a model with every mismatch named (its alphabet, from the metadata, is then
+ * `model.config.alphabet`, which eval and transcribe decode with).
  */
 import { GpuError, initGpu } from "../engine/device.ts";
 import { checkWeights, loadCheckpoint } from "../model/checkpoint.ts";
@@ -50,7 +51,10 @@ export async function loadModel(path: string): Promise<SpeechRecognitionModel> {
       `checkpoint not found: ${path} (train one with \`deno task train\`, or pass --checkpoint)`,
     );
   }
-  const { config, weights, shapes } = await loadCheckpoint(path);
+  // The config, alphabet included, comes from the file's metadata: a bad value there is named with the file.
+  const { config, weights, shapes } = await loadCheckpoint(path).catch((e: Error) => {
+    throw e instanceof Deno.errors.NotFound ? e : new UsageError(e.message);
+  });
   try {
     checkWeights(weights, parameterSpecs(config), path, shapes);
   } catch (e) {

@@ -79,6 +79,10 @@ export class AdamW {
   private stats: Tensor;
   private disposed = false;
 
+  /**
+   * An optimizer over `params`, each a parameter that requires a gradient. Frozen parameters (model/freeze.ts)
+   * are left out of `params`, so they have no state, no step count and no weight decay, and stay bit-identical.
+   */
   constructor(params: readonly Tensor[], opts: AdamWOptions = {}) {
     if (params.length === 0) throw new RangeError("AdamW: got an empty parameter list");
     const names = params.map((p, i) => p.name ?? String(i));

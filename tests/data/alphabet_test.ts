@@ -9,6 +9,13 @@ import {
   TUTORIAL_ALPHABET,
 } from "../../data/alphabet.ts";
 import { normaliseTranscript } from "../../data/normalise.ts";
+import {
+  configFromMetadata,
+  configToMetadata,
+  TUTORIAL_CONFIG,
+  validateConfig,
+  withAlphabet,
+} from "../../model/config.ts";
 import { CharacterMapError, intsToText, textToInts } from "../../data/text.ts";
 
 const DIGITS_FILE = new URL("../fixtures/finetune/alphabet_digits.txt", import.meta.url).pathname;
@@ -93,4 +100,29 @@ Deno.test("normalisation: an alphabet without space or apostrophe; a cased one; 
   assert.ok(error instanceof CharacterMapError);
   assert.equal(error.column, 3);
   assert.match(error.message, /is not in the alphabet \(5 symbols: <space> a ch c h\)/);
+});
+
+Deno.test("model config: the alphabet in the checkpoint metadata, validated against n_class", async () => {
+  const digits = await readAlphabetFile(DIGITS_FILE);
+  const config = withAlphabet(TUTORIAL_CONFIG, digits);
+  const meta = configToMetadata(config);
+  assert.equal(meta.n_class, "39");
+  assert.equal(meta.alphabet, alphabetToMetadata(digits));
+  assert.deepEqual(configFromMetadata(meta, "ck").alphabet, digits);
+  // A checkpoint without the key is the tutorial's; with n_class 39 and no alphabet its classes are unknown.
+  const { alphabet: _, ...withoutAlphabet } = configToMetadata(TUTORIAL_CONFIG);
+  assert.deepEqual(configFromMetadata(withoutAlphabet, "ck").alphabet, TUTORIAL_ALPHABET);
+  assert.throws(
+    () => configFromMetadata({ ...withoutAlphabet, n_class: "39" }, "old.safetensors"),
+    /old\.safetensors: n_class is 39 but the metadata has no alphabet/,
+  );
+  assert.throws(
+    () => configFromMetadata({ ...meta, n_class: "29" }, "ck"),
+    /ck: nClass = 29 must equal the alphabet's size \(39/,
+  );
+  assert.throws(
+    () => configFromMetadata({ ...meta, alphabet: "[" }, "ck"),
+    /ck: metadata alphabet is not JSON/,
+  );
+  assert.throws(() => validateConfig({ ...config, nClass: 29 }, "model"), /model: nClass = 29 must equal/);
 });
