@@ -8,6 +8,7 @@ import { AudioFormatError } from "../audio_error.ts";
 import type { ByteReader } from "./byte_reader.ts";
 
 const HEADER_BYTES = 27;
+const FLAG_BEGIN_OF_STREAM = 0x02;
 const FLAG_END_OF_STREAM = 0x04;
 
 /** CRC-32 as Ogg computes it: polynomial 0x04c11db7, MSB first, zero initial value, no final XOR. */
@@ -36,7 +37,10 @@ export interface OggPage {
   offset: number;
   /** The whole page, header included (a fresh copy). */
   bytes: Uint8Array;
+  beginsStream: boolean;
   endOfStream: boolean;
+  /** The codec's position at the end of the page's last completed packet (samples at 48 kHz for Opus); -1 if none. */
+  granule: number;
 }
 
 export class OggPageWalker {
@@ -85,6 +89,13 @@ export class OggPageWalker {
     }
     this.pages++;
     this.lastEnded = (flags & FLAG_END_OF_STREAM) !== 0;
-    return { offset, bytes, endOfStream: this.lastEnded };
+    const granule = Number(new DataView(bytes.buffer).getBigInt64(6, true));
+    return {
+      offset,
+      bytes,
+      beginsStream: (flags & FLAG_BEGIN_OF_STREAM) !== 0,
+      endOfStream: this.lastEnded,
+      granule,
+    };
   }
 }

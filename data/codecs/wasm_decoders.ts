@@ -37,6 +37,10 @@ interface Decoded {
 interface Unit {
   offset: number;
   bytes: Uint8Array;
+  /** For an Ogg page: its flags and granule position. */
+  beginsStream?: boolean;
+  endOfStream?: boolean;
+  granule?: number;
 }
 
 type WasmKind = "mp3" | "vorbis" | "opus";
@@ -61,6 +65,42 @@ function oggIdentification(kind: "vorbis" | "opus", page: Uint8Array, offset: nu
     );
   }
   return { channels, sourceRate };
+}
+
+/** Opus's pre-skip (samples at 48 kHz the decoder drops at the start) from the OpusHead of a first page. */
+function opusPreSkip(page: Uint8Array): number {
+  return page[27 + page[26] + 10] | (page[27 + page[26] + 11] << 8);
+}
+
+/**
+ * The length RFC 3533/7845 give a single Ogg stream: its last granule position (less Opus's pre-skip).
+ * ogg-opus-decoder misses the pre-skip when all the audio is on the last page (a short clip comes out 312
+ * samples long), so the output is cut to that length here. Chained streams are left to the decoder.
+ */
+class OggLength {
+  private streams = 0;
+  private preSkip = 0;
+  private produced = 0;
+  private limit = Infinity;
+
+  constructor(private readonly kind: WasmKind) {}
+
+  /** Notes a page before it is decoded. */
+  page(unit: Unit): void {
+    if (unit.beginsStream) {
+      this.streams++;
+      this.preSkip = this.kind === "opus" ? opusPreSkip(unit.bytes) : 0;
+    }
+    if (unit.endOfStream && (unit.granule ?? -1) >= 0) this.limit = Math.max(0, unit.granule! - this.preSkip);
+  }
+
+  /** `mono` cut so that the stream does not pass its length. */
+  cut(mono: Float32Array): Float32Array {
+    if (this.streams > 1 || this.kind === "mp3") return mono;
+    const kept = mono.subarray(0, Math.max(0, Math.min(mono.length, this.limit - this.produced)));
+    this.produced += kept.length;
+    return kept;
+  }
 }
 
 /** Mono samples of one decode, or an AudioFormatError naming the unit's offset. */
@@ -104,13 +144,15 @@ export async function openWasmSource(kind: WasmKind, reader: ByteReader): Promis
     channels: format.channels,
     totalFrames: null,
     async *pieces() {
+      const length = new OggLength(kind);
       try {
         for (let unit = await next(); unit !== null; unit = await next()) {
-          const mono = monoOf(kind, await decoder.decode(unit.bytes), unit.offset);
+          length.page(unit);
+          const mono = length.cut(monoOf(kind, await decoder.decode(unit.bytes), unit.offset));
           if (mono.length > 0) yield mono;
         }
         if (decoder.flush) {
-          const mono = monoOf(kind, await decoder.flush(), reader.offset);
+          const mono = length.cut(monoOf(kind, await decoder.flush(), reader.offset));
           if (mono.length > 0) yield mono;
         }
       } finally {
