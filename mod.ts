@@ -93,8 +93,8 @@ export {
   OPENSLR_LIBRISPEECH,
 } from "./data/download.ts";
 export {
-  devFraction,
   type DevFraction,
+  devFraction,
   hasSplitColumn,
   isHeldOutByTranscript,
   rowsOfSplit,
