@@ -21,6 +21,8 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 const SPEECH = new URL("../../../shared/speech/", import.meta.url).pathname;
 const TRAINED = `${ROOT}tests/fixtures/torch/pytorch_trained/`;
 const CHECKPOINT = `${TRAINED}model.safetensors`;
+/** A spoken "six" as MP3: the page hands it to the browser's decodeAudioData (our decoders read FLAC and WAV). */
+const MP3 = `${ROOT}tests/fixtures/audio_codecs/six.mp3`;
 
 /** Rows of greedy.tsv: three different digits, three speakers' worth of clips under a second each. */
 const ROWS = [2, 3, 4];
@@ -152,7 +154,7 @@ Deno.test({
   sanitizeResources: false,
   fn: async () => {
     const files = clips();
-    const [cli, reference] = [await cliTranscripts(files), await denoLogProbs(files)];
+    const [cli, reference] = [await cliTranscripts([...files, MP3]), await denoLogProbs(files)];
     const { server, dist } = await serve();
     const browser = await Browser.launch();
     try {
@@ -177,7 +179,10 @@ Deno.test({
             err <= 1e-4,
             `${files[i]}: log-probabilities differ by ${err.toExponential(2)} (relative)`,
           );
-          console.log(`  ${basename(files[i])}: "${r.text}", log-prob rel. error ${err.toExponential(2)}`);
+          console.log(
+            `  ${basename(files[i])}: "${r.text}", log-prob rel. error ${err.toExponential(2)}, ` +
+              `real-time factor ${r.realTimeFactor.toFixed(1)}`,
+          );
           assert.equal(r.words.map((w) => w.word).join(" "), r.text);
           for (const w of r.words) assert.ok(w.start >= 0 && w.end > w.start, JSON.stringify(w));
           assert.ok(r.realTimeFactor > 0 && /swiftshader/i.test(r.adapter));
@@ -199,6 +204,10 @@ Deno.test({
         );
         const again = await transcribeInPage(page, files[0]);
         assert.equal(again.text, cli.get(files[0]));
+
+        // Chromium's own MP3 decoder, then our resampler: the CLI's WebAssembly mpg123 gives the same words.
+        const mp3 = await transcribeInPage(page, MP3);
+        assert.equal(mp3.text, cli.get(MP3), `MP3: page "${mp3.text}", CLI "${cli.get(MP3)}"`);
       });
     } finally {
       await browser.close();
