@@ -39,6 +39,10 @@ export interface ProgressOptions {
   minRedrawMs?: number;
   /** Milliseconds clock (default `performance.now`); tests inject their own. */
   now?: () => number;
+  /** What the line starts with (default `epoch E/N`), for progress that is not training's. */
+  heading?: string;
+  /** What is counted (default "step"; "file" shows `file 3/300` and `files/s`). */
+  unit?: string;
 }
 
 const CLEAR_LINE = "\r\x1b[2K";
@@ -68,10 +72,10 @@ export function formatValue(name: string, v: number): string {
 }
 
 /** Steps per second, or seconds per step when slower than one a second (`--` when unknown). */
-export function formatRate(stepsPerSecond: number): string {
-  if (!(stepsPerSecond > 0) || !Number.isFinite(stepsPerSecond)) return "-- steps/s";
-  if (stepsPerSecond >= 1) return `${stepsPerSecond.toFixed(2)} steps/s`;
-  return `${(1 / stepsPerSecond).toFixed(2)} s/step`;
+export function formatRate(stepsPerSecond: number, unit = "step"): string {
+  if (!(stepsPerSecond > 0) || !Number.isFinite(stepsPerSecond)) return `-- ${unit}s/s`;
+  if (stepsPerSecond >= 1) return `${stepsPerSecond.toFixed(2)} ${unit}s/s`;
+  return `${(1 / stepsPerSecond).toFixed(2)} s/${unit}`;
 }
 
 function defaultColumns(): number {
@@ -88,6 +92,8 @@ export class Progress {
   readonly epochs: number;
   readonly isTTY: boolean;
   readonly logEvery: number;
+  private readonly heading: string;
+  private readonly unit: string;
   private readonly out: ProgressWriter;
   private readonly columns: number;
   private readonly minRedrawMs: number;
@@ -113,6 +119,8 @@ export class Progress {
     this.epoch = opts.epoch;
     this.epochs = opts.epochs;
     this.out = opts.out ?? Deno.stdout;
+    this.heading = opts.heading ?? `epoch ${opts.epoch}/${opts.epochs}`;
+    this.unit = opts.unit ?? "step";
     const out = this.out as Partial<{ isTerminal(): boolean }>;
     this.isTTY = opts.isTTY ?? (typeof out.isTerminal === "function" && out.isTerminal());
     this.logEvery = Math.max(1, Math.floor(opts.logEvery ?? 50));
@@ -199,7 +207,7 @@ export class Progress {
 
   private stepText(): string {
     const width = String(this.totalSteps).length;
-    return `step ${String(this.step).padStart(width)}/${this.totalSteps}`;
+    return `${this.unit} ${String(this.step).padStart(width)}/${this.totalSteps}`;
   }
 
   private valuesText(): string {
@@ -207,18 +215,18 @@ export class Progress {
   }
 
   private tailText(): string {
-    return `${formatRate(this.rate)} eta ${formatDuration(this.eta)}`;
+    return `${formatRate(this.rate, this.unit)} eta ${formatDuration(this.eta)}`;
   }
 
   /** The log line used without a terminal. */
   plainLine(): string {
-    const parts = [`epoch ${this.epoch}/${this.epochs}`, this.stepText(), this.valuesText(), this.tailText()];
+    const parts = [this.heading, this.stepText(), this.valuesText(), this.tailText()];
     return parts.filter((p) => p !== "").join(" ");
   }
 
   /** The terminal status line, fitted to the width (the bar shrinks first, then the line is cut). */
   statusLine(): string {
-    const head = `epoch ${this.epoch}/${this.epochs} ${this.stepText()}`;
+    const head = `${this.heading} ${this.stepText()}`;
     const values = this.valuesText();
     const tail = this.tailText();
     const fixed = `${head}  ${values}${values ? "  " : ""}${tail}`;

@@ -1,81 +1,43 @@
 /**
- * `deno task transcribe --checkpoint CK FILE...`: prints FILE<TAB>TRANSCRIPT for each FLAC or WAV file (any
- * sample rate, resampled to 16 kHz; stereo mixed down; any length). With --timestamps, each word's start and
- * end follow. Files are read as streams and cut into overlapping windows (model/long_inference.ts), so memory
- * stays the same for a 2-hour recording as for a 1-minute one.
+ * `deno task transcribe --checkpoint CK [--format F] [--output-dir DIR] INPUT...`: transcribes audio files,
+ * folders of them, manifests listing them, or `-` (standard input), with one model load for all of them.
+ *
+ * Files are read as streams and cut into overlapping windows (model/long_inference.ts), so memory stays the same
+ * for a 2-hour recording as for a 1-minute one; the model reads the files longest first, short ones many to a
+ * batch. A file that cannot be read is named on stderr and skipped; the exit code says whether all were
+ * transcribed (0), some were not (2), or nothing could be (1). From standard input, segments are printed as
+ * they become final, while the input is still arriving. At the end, stderr gets the real-time factor.
  */
 import { openAudioStream } from "../data/audio_stream.ts";
 import { loadArpa } from "../model/arpa.ts";
 import type { DecoderOptions } from "../model/inference.ts";
 import { type Recording, transcribeRecordings } from "../model/long_inference.ts";
-import { windowOptions } from "../model/windows.ts";
-import { FRAME_HOP_SECONDS } from "../model/word_timestamps.ts";
+import type { SpeechRecognitionModel } from "../model/recognizer.ts";
+import { transcriptDocument } from "../model/segments.ts";
 import { loadModel, requireGpu, runCli, UsageError } from "./common.ts";
-import { DECODER_FLAGS, defineCli, helpText, parseFlags } from "./flags.ts";
+import { helpText } from "./flags.ts";
+import {
+  batchOptions,
+  parseTranscribeArgs,
+  TRANSCRIBE_SPEC,
+  type TranscribeArgs,
+  type TranscribeStats,
+} from "./transcribe_args.ts";
 import { setMemoryLimit } from "../engine/memory.ts";
 import { GpuDeviceLostError, GpuOutOfMemoryError } from "../engine/device.ts";
 import { memoryReportLine } from "./memory_report.ts";
 import { profileIterable, profilePhase, ProfileSession } from "../engine/profiler.ts";
+import { Progress } from "./progress.ts";
+import { expandInputs, STDIN_INPUT, type TranscribeInput } from "./transcribe_inputs.ts";
+import { DirectorySink, type OutputSink, StdoutSink } from "./transcribe_output.ts";
+import { transcribeStdin } from "./transcribe_stdin.ts";
 
-/** The transcribe command's flags. */
-export const TRANSCRIBE_SPEC = defineCli({
-  usage: "usage: deno task transcribe --checkpoint CK.safetensors [options] FILE...",
-  intro: "Prints FILE<TAB>TRANSCRIPT for each audio file (FLAC or WAV, any sample rate, mono or stereo).",
-  positionals: "FILE...",
-  flags: {
-    checkpoint: {
-      type: "path",
-      required: true,
-      help: "model checkpoint (.safetensors, PyTorch state_dict names)",
-    },
-    ...DECODER_FLAGS,
-    timestamps: { type: "boolean", help: "also print each word with its start and end time in seconds" },
-    window: {
-      type: "number",
-      min: 0,
-      minExclusive: true,
-      default: 24,
-      arg: "SECONDS",
-      help: "long recordings are cut into windows of this length, context included",
-    },
-    "window-context": {
-      type: "number",
-      min: 0,
-      default: 2,
-      arg: "S",
-      help: "seconds each window overlaps its neighbours by on each side",
-    },
-    "batch-size": {
-      type: "integer",
-      min: 1,
-      default: 3,
-      help: "windows (of one file or several) run through the model together",
-    },
-    memory: { type: "boolean", help: "print the peak GPU and process memory at the end (stderr)" },
-    "memory-limit": {
-      type: "size",
-      help: "keep the engine's GPU memory under SIZE (e.g. 2GB); over it, a clear error",
-    },
-    profile: {
-      type: "boolean",
-      help: "print where the time went at the end (stderr): per phase (decode audio, features, forward, " +
-        "readback, decode text) and per kernel family",
-    },
-  },
-});
+export { parseTranscribeArgs, TRANSCRIBE_SPEC };
 
-/** Parses and checks the command line; null when --help was given (the caller prints it). */
-export function parseTranscribeArgs(args: readonly string[]) {
-  const { values, positionals, help } = parseFlags(TRANSCRIBE_SPEC, args);
-  if (help) return null;
-  if (positionals.length === 0) throw new UsageError("no audio files given (see --help)");
-  let window;
-  try {
-    window = windowOptions(values.window, values["window-context"]);
-  } catch (e) {
-    throw new UsageError(`--window / --window-context: ${(e as Error).message}`);
-  }
-  return { ...values, files: positionals, windowOptions: window };
+function reportSkip(progress: Progress | null, what: string, reason: string): void {
+  const line = `transcribe: skipping ${what}: ${reason}`;
+  if (progress) progress.message(line);
+  else console.error(line);
 }
 
 export async function main(args: string[]): Promise<number> {
@@ -84,17 +46,29 @@ export async function main(args: string[]): Promise<number> {
     console.log(helpText(TRANSCRIBE_SPEC));
     return 0;
   }
-  const positionals = values.files;
-  const batchSize = values["batch-size"];
+  const { inputs, problems } = await expandInputs(values.files);
+  for (const p of problems) reportSkip(null, p.where, p.reason);
+  const outputDir = values["output-dir"];
+  if (inputs.length > 1 && !outputDir && !["tsv", "json"].includes(values.format)) {
+    throw new UsageError(
+      `--format ${values.format} writes one document per input: give --output-dir DIR for ${inputs.length} inputs`,
+    );
+  }
+  if (inputs.length === 0) {
+    console.error("transcribe: nothing to transcribe");
+    return 1;
+  }
   const limit = values["memory-limit"] ?? null;
   await requireGpu();
   if (limit !== null) setMemoryLimit(limit);
+  const loadStart = performance.now();
   const model = await loadModel(values.checkpoint).catch((e) => {
     if (!(e instanceof GpuOutOfMemoryError)) throw e;
     throw new UsageError(
       `the model in ${values.checkpoint} alone needs more than --memory-limit. (${e.message})`,
     );
   });
+  const loadSeconds = (performance.now() - loadStart) / 1000;
   const decoder: DecoderOptions = {
     decoder: values.decoder,
     beamWidth: values["beam-width"],
@@ -103,56 +77,126 @@ export async function main(args: string[]): Promise<number> {
     beta: values.beta,
   };
   if (decoder.lm && decoder.decoder === "greedy") decoder.decoder = "beam";
-  const window = values.windowOptions;
-  // The tutorial layout's later BiGRU layers run across the batch: its windows must run one at a time.
-  const windowsPerBatch = model.config.gruLayout === "tutorial" ? 1 : batchSize;
   const profile = new ProfileSession(values.profile);
   profile.start();
-  let failed = 0;
-  const results = transcribeRecordings(model, recordings(positionals), {
-    ...decoder,
-    window,
-    batchSize: windowsPerBatch,
-  });
-  let done = 0;
+  const started = performance.now();
+  const stats = inputs[0].path === STDIN_INPUT
+    ? await guardGpu(values, () => "the input", () => transcribeStdin(model, values, decoder))
+    : await transcribeFiles(model, inputs, values, decoder);
+  const seconds = (performance.now() - started) / 1000;
+  await profile.end();
+  if (values.memory) console.error(memoryReportLine());
+  const failed = stats.failed + problems.length;
+  console.error(speedLine(stats, failed, seconds, loadSeconds));
+  if (failed > 0) console.error(`transcribe: ${failed} file(s) could not be read`);
+  return failed === 0 ? 0 : stats.done === 0 ? 1 : 2;
+}
+
+/** The real-time factor: seconds of audio transcribed per second of wall time, model loading apart. */
+function speedLine(stats: TranscribeStats, failed: number, seconds: number, loadSeconds: number): string {
+  const audio = stats.audioSeconds.toFixed(1);
+  const rtf = (stats.audioSeconds / seconds).toFixed(1);
+  return `transcribe: ${stats.done} of ${stats.done + failed} input(s), ${audio} s of audio in ` +
+    `${seconds.toFixed(1)} s: ${rtf}x real time (audio seconds per second; model loaded in ` +
+    `${loadSeconds.toFixed(1)} s)`;
+}
+
+/** Out of GPU memory (or a lost device) mid-run becomes one line saying how far it got and what to lower. */
+export async function guardGpu<T>(
+  values: TranscribeArgs,
+  where: () => string,
+  run: () => Promise<T>,
+): Promise<T> {
   try {
-    for await (const r of results) {
-      done++;
-      if (!r.transcript) {
-        failed++;
-        console.error(`transcribe: skipping ${r.name}: ${r.error?.message}`);
-        continue;
-      }
-      console.log(`${r.name}\t${r.transcript.text}`);
-      if (values.timestamps) {
-        for (const w of r.transcript.words) {
-          const start = (w.startFrame * FRAME_HOP_SECONDS).toFixed(3);
-          const end = ((w.endFrame + 1) * FRAME_HOP_SECONDS).toFixed(3);
-          console.log(`\t${start}\t${end}\t${w.word}`);
-        }
-      }
-    }
+    return await run();
   } catch (e) {
     if (!(e instanceof GpuOutOfMemoryError) && !(e instanceof GpuDeviceLostError)) throw e;
     const what = e instanceof GpuOutOfMemoryError ? "out of GPU memory" : "the GPU device was lost";
     throw new UsageError(
-      `${what} after ${done} of ${positionals.length} file(s) (${windowsPerBatch} window(s) of ` +
-        `${values.window} s a batch): lower --batch-size or --window. (${e.message})`,
+      `${what} in ${where()} (batches of ${values["batch-size"]} window(s) of ` +
+        `${values.window} s): lower --batch-size or --window. (${e.message})`,
     );
   }
-  await profile.end();
-  if (values.memory) console.error(memoryReportLine());
-  if (failed > 0) console.error(`transcribe: ${failed} file(s) could not be read`);
-  return failed > 0 && failed === positionals.length ? 1 : 0;
 }
 
-/** Each file as a stream of 16 kHz samples, opened only when the transcriber reaches it. */
-async function* recordings(files: readonly string[]): AsyncGenerator<Recording> {
-  for (const file of files) {
-    yield { name: file, audio: streamOf(file) };
+async function transcribeFiles(
+  model: SpeechRecognitionModel,
+  inputs: TranscribeInput[],
+  values: TranscribeArgs,
+  decoder: DecoderOptions,
+): Promise<TranscribeStats> {
+  const sink: OutputSink = values["output-dir"]
+    ? new DirectorySink(values["output-dir"], inputs, values.format, values.timestamps)
+    : new StdoutSink(inputs, values.format, values.timestamps);
+  const progress = Deno.stderr.isTerminal() && inputs.length > 1
+    ? new Progress({
+      totalSteps: inputs.length,
+      epoch: 1,
+      epochs: 1,
+      heading: "transcribe",
+      unit: "file",
+      out: Deno.stderr,
+    })
+    : null;
+  const stats: TranscribeStats = { done: 0, failed: 0, audioSeconds: 0 };
+  const order = await longestFirst(inputs, async (i, reason) => {
+    stats.failed++;
+    reportSkip(progress, inputs[i].path, reason);
+    await sink.skip(i);
+  });
+  const started = performance.now();
+  const recordings = async function* (): AsyncGenerator<Recording> {
+    for (const i of order) yield { name: String(i), audio: streamOf(inputs[i].path) };
+  };
+  const where = () => `${stats.done + stats.failed} of ${inputs.length} file(s)`;
+  await guardGpu(values, () => `the batch after ${where()}`, async () => {
+    for await (
+      const r of transcribeRecordings(model, recordings(), { ...decoder, ...batchOptions(model, values) })
+    ) {
+      const i = Number(r.name);
+      if (!r.transcript) {
+        stats.failed++;
+        reportSkip(progress, inputs[i].path, r.error?.message ?? "unreadable");
+        await sink.skip(i);
+      } else {
+        stats.done++;
+        stats.audioSeconds += r.samples / 16000;
+        await sink.add(i, transcriptDocument(r.transcript, r.samples / 16000, values.segments));
+      }
+      progress?.update(stats.done + stats.failed, {
+        rtf: stats.audioSeconds / ((performance.now() - started) / 1000),
+      });
+    }
+  });
+  progress?.finish(`transcribe: ${stats.done + stats.failed} file(s) done`);
+  return stats;
+}
+
+/**
+ * The inputs' indices, longest recording first (by the length its header gives; unknown lengths first), so
+ * that batches hold recordings of about the same length and the ETA errs on the long side. Inputs whose header
+ * cannot be read are reported through `skip` and left out.
+ */
+async function longestFirst(
+  inputs: readonly TranscribeInput[],
+  skip: (index: number, reason: string) => Promise<void>,
+): Promise<number[]> {
+  const lengths: number[] = [];
+  for (let i = 0; i < inputs.length; i++) {
+    try {
+      const stream = await openAudioStream(inputs[i].path, 16000);
+      lengths[i] = stream.durationSeconds ?? Infinity;
+      await stream.close();
+    } catch (e) {
+      lengths[i] = NaN;
+      await skip(i, (e as Error).message);
+    }
   }
+  const order = inputs.map((_, i) => i).filter((i) => !Number.isNaN(lengths[i]));
+  return order.sort((a, b) => lengths[b] - lengths[a] || a - b);
 }
 
+/** One file as a stream of 16 kHz samples, opened only when the transcriber reaches it. */
 async function* streamOf(file: string): AsyncGenerator<Float32Array> {
   const stream = await profilePhase("decode audio", () => openAudioStream(file, 16000));
   try {

@@ -11,6 +11,7 @@ import { profilePhase } from "../engine/profiler.ts";
 import { GreedyDecoder } from "./decode.ts";
 import { decodeLogProbs, type DecoderOptions, logProbsOf, type Transcript } from "./inference.ts";
 import type { SpeechRecognitionModel } from "./recognizer.ts";
+import type { WordTiming } from "./word_timestamps.ts";
 import {
   outputFrames,
   SAMPLES_PER_FRAME,
@@ -29,8 +30,22 @@ export const DEFAULT_WINDOW: WindowOptions = windowOptions(24, 2);
 
 export interface LongAudioOptions extends DecoderOptions {
   window?: WindowOptions;
-  /** Windows run through the model together (default 3: a minute of audio with the default windows). */
+  /**
+   * How much audio a batch holds, in full windows (default 3: a minute with the default windows). Shorter windows
+   * (short recordings, a recording's last window) fill the same room: a batch takes windows while their count
+   * times the longest of them stays within this many full windows, so memory is the same for a batch of 3
+   * minutes-long recordings as for one of 150 one-second clips, and short clips run through the model together.
+   */
   batchSize?: number;
+  /** At most this many windows a batch, however short (default 256; 1 for a model that mixes the batch). */
+  maxBatchWindows?: number;
+  /**
+   * Called as a recording's words become final, in order: a word is final once a space follows it or the
+   * recording ends, so a stream's words are printed while it is still being read. `decodedFrames` is how far the
+   * decoder has got (no later word starts before it). Greedy decoding reports after every window; beam search,
+   * whose best path can change until the end, reports once at the end.
+   */
+  onWords?: (recording: number, words: WordTiming[], decodedFrames: number) => void;
 }
 
 /** A recording to transcribe: 16 kHz mono samples, whole or as a stream of chunks. */
@@ -47,17 +62,24 @@ export interface RecordingResult {
   frames: number;
   /** Windows the recording was cut into. */
   windows: number;
+  /** Samples (16 kHz) the recording had. */
+  samples: number;
   error?: Error;
 }
 
-/** Accumulates one recording's kept frames, in order, and decodes them. */
-class RecordingDecoder {
+/**
+ * Accumulates one recording's kept frames, window by window, and decodes them; with `onWords`, greedy decoding
+ * hands on each word as soon as a later space shows that it is complete.
+ */
+export class RecordingDecoder {
   private greedy: GreedyDecoder | null;
   private kept: Float32Array[] = [];
+  /** Words already handed to `onWords`. */
+  private reported = 0;
   frames = 0;
   windows = 0;
 
-  constructor(private opts: DecoderOptions) {
+  constructor(private opts: DecoderOptions, private onWords?: (words: WordTiming[], frames: number) => void) {
     this.greedy = (opts.decoder ?? "greedy") === "greedy" ? new GreedyDecoder() : null;
   }
 
@@ -66,9 +88,26 @@ class RecordingDecoder {
     else this.kept.push(logProbs.slice(from * N_CLASS, (from + count) * N_CLASS));
     this.frames += count;
     this.windows++;
+    if (this.greedy && this.onWords) {
+      const d = this.greedy.result();
+      // The last word may still grow in the next window unless a space has closed it.
+      this.report(d.text.endsWith(" ") ? d.words : d.words.slice(0, -1));
+    }
   }
 
   finish(): Transcript {
+    const t = this.decode();
+    this.report(t.words);
+    return t;
+  }
+
+  private report(words: WordTiming[]): void {
+    if (!this.onWords || words.length <= this.reported) return;
+    this.onWords(words.slice(this.reported), this.frames);
+    this.reported = words.length;
+  }
+
+  private decode(): Transcript {
     if (this.greedy) {
       const d = this.greedy.result();
       return { text: d.text, words: d.words };
@@ -194,18 +233,24 @@ export async function* transcribeRecordings(
   opts: LongAudioOptions = {},
 ): AsyncGenerator<RecordingResult> {
   const o = opts.window ?? DEFAULT_WINDOW;
-  const batchSize = opts.batchSize ?? 3;
+  const batchSamples = (opts.batchSize ?? 3) * o.length;
+  const maxWindows = opts.maxBatchWindows ?? 256;
   const decoders: RecordingDecoder[] = [];
   const names: string[] = [];
   const done: (RecordingResult | null)[] = [];
   let next = 0;
   let pending: Pending[] = [];
+  let longest = 0;
   const arrays = new ArrayRecycler();
+  // Whether a batch padded to its longest window still has room for one more of `length` samples.
+  const roomFor = (length: number) =>
+    pending.length < maxWindows && (pending.length + 1) * Math.max(longest, length) <= batchSamples;
 
   const runBatch = async () => {
     if (pending.length === 0) return;
     const batch = pending;
     pending = [];
+    longest = 0;
     const outputs = await logProbsOf(model, batch.map((p) => p.samples));
     // The samples were copied to the GPU when the batch was recorded.
     for (const p of batch) arrays.give(p.samples);
@@ -225,6 +270,7 @@ export async function* transcribeRecordings(
           transcript: profilePhase("decode text", () => d.finish()),
           frames: d.frames,
           windows: d.windows,
+          samples: p.window.start + p.window.length,
         };
       }
     });
@@ -234,7 +280,8 @@ export async function* transcribeRecordings(
   for await (const rec of recordings as AsyncIterable<Recording>) {
     const index = r++;
     names.push(rec.name);
-    decoders.push(new RecordingDecoder(opts));
+    const onWords = opts.onWords;
+    decoders.push(new RecordingDecoder(opts, onWords && ((w, f) => onWords(index, w, f))));
     done.push(null);
     const windows = windowsOf(rec.audio, o, arrays);
     for (;;) {
@@ -245,12 +292,22 @@ export async function* transcribeRecordings(
         // Reading or cutting this recording failed: drop its windows still waiting, report it, go on. (Errors
         // of the model itself, in runBatch, are not caught: they concern every recording.)
         pending = pending.filter((p) => p.recording !== index);
-        done[index] = { name: rec.name, transcript: null, frames: 0, windows: 0, error: e as Error };
+        done[index] = {
+          name: rec.name,
+          transcript: null,
+          frames: 0,
+          windows: 0,
+          samples: 0,
+          error: e as Error,
+        };
         break;
       }
       if (item.done) break;
+      if (pending.length > 0 && !roomFor(item.value.samples.length)) await runBatch();
       pending.push({ recording: index, ...item.value });
-      if (pending.length >= batchSize) await runBatch();
+      longest = Math.max(longest, item.value.samples.length);
+      // A batch of full windows (the common case for long recordings) runs at once, not when the next arrives.
+      if (!roomFor(o.length)) await runBatch();
       while (next < done.length && done[next]) yield done[next++]!;
     }
     while (next < done.length && done[next]) yield done[next++]!;

@@ -49,9 +49,11 @@ export function wrapCueText(text: string, width = CUE_LINE_CHARS): string[] {
   return lines;
 }
 
-/** Segments as cues, checking what both formats require: each cue ends after it starts and after the last. */
-export function cuesOf(segments: readonly Segment[], format: string): Cue[] {
-  let previousEnd = 0;
+/**
+ * Segments as cues, checking what both formats require: each cue ends after it starts, and starts no earlier than
+ * the one before it ended (`previousEnd`, for cues written one at a time).
+ */
+export function cuesOf(segments: readonly Segment[], format: string, previousEnd = 0): Cue[] {
   return segments.map((s) => {
     if (!(s.start >= previousEnd - 5e-4) || !(s.end > s.start)) {
       throw new RangeError(

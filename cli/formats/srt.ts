@@ -8,10 +8,13 @@ import { formatTimecode, parseTimecode } from "./timecode.ts";
 
 /** The document's segments as an SRT file. */
 export function formatSrt(doc: TranscriptDocument): string {
-  return cuesOf(doc.segments, "srt").map((c, i) => {
-    if (c.text.includes("-->")) throw new RangeError(`srt: cue ${i + 1}'s text contains "-->": "${c.text}"`);
-    return `${i + 1}\n${formatTimecode(c.start, ",")} --> ${formatTimecode(c.end, ",")}\n${c.text}\n`;
-  }).join("\n");
+  return cuesOf(doc.segments, "srt").map((c, i) => srtCue(i + 1, c)).join("\n");
+}
+
+/** Cue number `n` (from 1), ending with its newline; cues are separated by one blank line. */
+export function srtCue(n: number, c: Cue): string {
+  if (c.text.includes("-->")) throw new RangeError(`srt: cue ${n}'s text contains "-->": "${c.text}"`);
+  return `${n}\n${formatTimecode(c.start, ",")} --> ${formatTimecode(c.end, ",")}\n${c.text}\n`;
 }
 
 /** The cues of an SRT file; a malformed cue is an error naming its line. */

@@ -17,13 +17,18 @@ const UNESCAPES: Record<string, string> = {
   rlm: "\u200f",
 };
 
+/** The first line of every WebVTT file, with its newline; cues follow, each after a blank line. */
+export const VTT_HEADER = "WEBVTT\n";
+
 /** The document's segments as a WebVTT file. */
 export function formatVtt(doc: TranscriptDocument): string {
-  const cues = cuesOf(doc.segments, "vtt").map((c) =>
-    `${formatTimecode(c.start, ".")} --> ${formatTimecode(c.end, ".")}\n` +
-    c.text.replace(/[&<>]/g, (ch) => ESCAPES[ch]) + "\n"
-  );
-  return ["WEBVTT\n", ...cues].join("\n");
+  return [VTT_HEADER, ...cuesOf(doc.segments, "vtt").map(vttCue)].join("\n");
+}
+
+/** One cue, ending with its newline. */
+export function vttCue(c: Cue): string {
+  return `${formatTimecode(c.start, ".")} --> ${formatTimecode(c.end, ".")}\n` +
+    c.text.replace(/[&<>]/g, (ch) => ESCAPES[ch]) + "\n";
 }
 
 /** The cues of a WebVTT file; a missing header or a malformed timing line is an error naming its line. */

@@ -27,7 +27,7 @@ Deno.test({
     const refs = loadGreedyReferences().slice(0, 3);
     const files = refs.map((r) => SPEECH + r.file);
     const r = await run("cli/transcribe.ts", ["--checkpoint", CHECKPOINT, ...files, "/nonexistent.wav"]);
-    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.code, 2, r.stderr);
     assert.deepEqual(r.stdout.trim().split("\n"), refs.map((ref, i) => `${files[i]}\t${ref.pytorchGreedy}`));
     assert.match(r.stderr, /skipping \/nonexistent\.wav/);
     assert.match(r.stderr, /1 file\(s\) could not be read/);

@@ -14,6 +14,7 @@ import {
 } from "../../cli/formats/mod.ts";
 import { CUE_LINE_CHARS, wrapCueText } from "../../cli/formats/cue.ts";
 import { formatTimecode, parseTimecode } from "../../cli/formats/timecode.ts";
+import { SegmentStreamWriter } from "../../cli/formats/stream.ts";
 import { segmentWords } from "../../model/segments.ts";
 import type { TimedWord, TranscriptDocument } from "../../model/transcript_document.ts";
 import { Random } from "../harness.ts";
@@ -171,4 +172,21 @@ Deno.test("JSON is Whisper's verbose_json shape; TSV is NAME<TAB>TEXT with optio
   );
   assert.equal(formatDocument(doc, "txt"), doc.segments.map((s) => s.text + "\n").join(""));
   assert.deepEqual([...OUTPUT_FORMATS], ["tsv", "txt", "json", "srt", "vtt"]);
+});
+
+Deno.test("written segment by segment, srt, vtt and txt are the whole document's bytes; json comes at the end", () => {
+  const doc = randomDocument(11, 120);
+  for (const format of ["srt", "vtt", "txt", "json"] as const) {
+    const w = new SegmentStreamWriter(format);
+    const pieces = [w.begin(), ...doc.segments.map((s) => w.segment(s)), w.end(doc)];
+    assert.equal(pieces.join(""), formatDocument(doc, format), format);
+    if (format !== "json") assert.equal(pieces.at(-1), "");
+  }
+  // tsv: a NAME<TAB>TEXT line per segment.
+  const w = new SegmentStreamWriter("tsv", { name: "-" });
+  assert.equal(w.segment(doc.segments[0]), `-\t${doc.segments[0].text}\n`);
+  // Out of order is refused, as for the whole document.
+  const srt = new SegmentStreamWriter("srt");
+  srt.segment(doc.segments[1]);
+  assert.throws(() => srt.segment(doc.segments[0]), /srt: segment 0 .* overlaps the one before/);
 });
