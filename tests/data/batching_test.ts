@@ -95,7 +95,7 @@ Deno.test("batches hold the decoded waveforms, padded labels and lengths of thei
     assert.equal(b.maxLabelLength, Math.max(...b.labelLengths));
     assert.deepEqual(b.labels, padBatch(ints).labels);
     for (let i = 0; i < b.utterances.length; i++) {
-      const expected = (await loadAudio(b.utterances[i].audioPath, 16000)).waveform;
+      const expected: Float32Array = (await loadAudio(b.utterances[i].audioPath, 16000)).waveform;
       assert.deepEqual(b.waveforms[i], expected);
       assert.equal(b.inputLengths[i], Math.floor((1 + Math.floor(expected.length / 200)) / 2));
     }
