@@ -6,6 +6,7 @@
  */
 import { basename, join } from "node:path";
 import type { Alphabet } from "../data/alphabet.ts";
+import { CorpusError } from "../data/corpus.ts";
 import { openAudioStream } from "../data/audio_stream.ts";
 import { type AtomicWriter, writeFileAtomic } from "../data/atomic_write.ts";
 import { GpuError } from "../engine/device.ts";
@@ -20,7 +21,9 @@ import { FRAME_HOP_SECONDS } from "../model/word_timestamps.ts";
 import {
   type AlignJob,
   checkTexts,
+  corpusJobs,
   inlineTextJob,
+  isCorpus,
   parseAlignManifest,
   transcriptFileJob,
 } from "./align_inputs.ts";
@@ -141,7 +144,13 @@ async function readInputs(values: AlignValues & { file?: string }, alphabet: Alp
       throw new UsageError(`cannot read the ${what} ${path}: ${(e as Error).message}`);
     });
   if (values.manifest !== undefined) {
-    const { raw, problems } = parseAlignManifest(await read(values.manifest, "manifest"), values.manifest);
+    const manifest = values.manifest;
+    const corpus = await isCorpus(manifest, async () => (await read(manifest, "manifest")).split("\n")[0]);
+    const { raw, problems } = corpus
+      ? await corpusJobs(manifest).catch((e: unknown) => {
+        throw e instanceof CorpusError ? new UsageError(e.message) : e;
+      })
+      : parseAlignManifest(await read(manifest, "manifest"), manifest);
     const checked = checkTexts(raw, alphabet);
     return { jobs: checked.jobs, problems: [...problems, ...checked.problems] };
   }

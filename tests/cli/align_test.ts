@@ -162,3 +162,28 @@ Deno.test("align's usage errors name what is missing or in conflict", async () =
   assert.match(help.stdout, /are dropped/);
   assert.match(help.stdout, /--format json\|srt\|vtt\|tsv\|ctm/);
 });
+
+Deno.test({
+  name:
+    "--manifest also takes a TSV with a header naming its columns, and the training tools' NeMo manifests",
+  ignore: !hasShared,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    const tsv = `${dir}/list.tsv`;
+    await Deno.writeTextFile(tsv, `file\tseconds\ttranscript\n${SIX}\t0.52\tsix\n${TWO}\t0.7\ttwo 2\n`);
+    const t = await align(["--manifest", tsv, "--format", "ctm"]);
+    assert.equal(t.code, 1);
+    assert.deepEqual(t.stdout.trimEnd().split("\n").map((l) => l.split(" ")[4]), ["six"]);
+    const column = [...TWO].length + 1 + "0.7".length + 1 + 5;
+    assert.match(t.stderr, new RegExp(`skipping ${tsv}:3:${column}: character '2'`));
+
+    const jsonl = `${dir}/list.jsonl`;
+    const rows = [{ audio_filepath: TWO, text: "Two.", duration: 0.7 }, { audio_filepath: SIX, text: "s1x" }];
+    await Deno.writeTextFile(jsonl, rows.map((r) => JSON.stringify(r)).join("\n") + "\n");
+    const j = await align(["--manifest", jsonl, "--format", "ctm"]);
+    assert.equal(j.code, 1);
+    assert.deepEqual(j.stdout.trimEnd().split("\n").map((l) => l.split(" ")[4]), ["two"]);
+    assert.match(j.stderr, new RegExp(`skipping ${jsonl}:2: transcript column 2: character '1'`));
+    await Deno.remove(dir, { recursive: true });
+  },
+});
