@@ -187,3 +187,52 @@ Deno.test({
     await Deno.remove(dir, { recursive: true });
   },
 });
+
+const JOINED = new URL("../fixtures/fsdd_joined/", import.meta.url).pathname;
+const DIGITS_CHECKPOINT = new URL("../fixtures/fsdd_joined/model.safetensors", import.meta.url).pathname;
+const hasDigitsModel = await Deno.stat(DIGITS_CHECKPOINT).then(() => true, () => false);
+
+interface TrueTimes {
+  file: string;
+  transcript: string;
+  words: { word: string; start: number; end: number }[];
+}
+
+Deno.test({
+  name:
+    "on digits joined with silences, 95% of aligned words start and end within 0.2 s of their true clip edges",
+  ignore: !hasDigitsModel,
+  fn: async () => {
+    const truth: TrueTimes[] = JSON.parse(await Deno.readTextFile(`${JOINED}words.json`));
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        `${ROOT}cli/align.ts`,
+        "--checkpoint",
+        DIGITS_CHECKPOINT,
+        "--manifest",
+        `${JOINED}manifest.tsv`,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, stderr);
+    const docs = new TextDecoder().decode(out.stdout).trimEnd().split("\n").map((l) => JSON.parse(l));
+    assert.equal(docs.length, truth.length);
+    let within = 0;
+    let words = 0;
+    docs.forEach((doc, i) => {
+      assert.equal(doc.file, `${JOINED}${truth[i].file}`);
+      const aligned: Word[] = doc.segments.flatMap((s: { words: Word[] }) => s.words);
+      assert.deepEqual(aligned.map((w) => w.word), truth[i].words.map((w) => w.word));
+      truth[i].words.forEach((t, k) => {
+        words++;
+        if (Math.abs(aligned[k].start - t.start) <= 0.2 && Math.abs(aligned[k].end - t.end) <= 0.2) within++;
+      });
+    });
+    assert.ok(words >= 100, `${words} words`);
+    assert.ok(within / words >= 0.95, `${within} of ${words} words within 0.2 s`);
+  },
+});
