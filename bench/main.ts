@@ -1,6 +1,6 @@
 /**
  * `deno task bench`: every speed figure beside a peer measured in the same run on the same machine.
- * `--only NAME[,NAME]` runs a subset (matmul, conv, gru, model, flac, features, decode, memory); `--quick`
+ * `--only NAME[,NAME]` runs a subset (matmul, conv, gru, model, flac, features, decode, memory, allreduce); `--quick`
  * shortens runs; `--long` adds the memory suite's 10- and 60-minute transcriptions with the tutorial model.
  * `--json FILE` also writes the rows as JSON.
  */
@@ -21,7 +21,7 @@ const { values } = parseArgs({
 });
 if (values.help) {
   console.log(
-    "usage: deno task bench [--only matmul,conv,gru,model,flac,features,decode,memory] [--quick] [--long] " +
+    "usage: deno task bench [--only matmul,conv,gru,model,flac,features,decode,memory,allreduce] [--quick] [--long] " +
       "[--json FILE]",
   );
   Deno.exit(0);
@@ -50,6 +50,7 @@ const suites: [string, () => Promise<unknown>][] = [
   ["flac", async () => (await import("./flac_bench.ts")).benchFlac()],
   ["decode", async () => (await import("./decode_bench.ts")).benchDecode()],
   ["memory", async () => (await import("./memory_bench.ts")).benchMemory({ long: values.long })],
+  ["allreduce", async () => (await import("./allreduce_bench.ts")).benchAllreduce()],
 ];
 for (const [name, run] of suites) {
   if (!want(name)) continue;
