@@ -10,6 +10,10 @@
  * The hash is two rounds of the PCG output permutation (Jarzynski & Olano, "Hash Functions for GPU Rendering",
  * 2020) keyed by the seed: h = pcg(pcg(i ^ k0) + k1) with k0 = pcg(seed), k1 = pcg(k0). The top 24 bits give a
  * uniform number in [0, 1). {@link dropoutKeep} is the same computation on the CPU, for tests.
+ *
+ * The index hashed is the element's index in the whole batch: a tensor that holds part of a batch (a
+ * micro-batch, or one rank's shard in data-parallel training) passes `firstIndex`, the batch index of its first
+ * element, so each sample's mask is the one it gets in the whole batch, wherever it is computed.
  */
 import { record } from "../engine/autograd.ts";
 import { gpu } from "../engine/device.ts";
@@ -22,6 +26,8 @@ const WG = 256;
 export interface DropoutOptions {
   /** Largest storage binding in bytes (default: the adapter's limit); tests lower it to force chunking. */
   maxBindingBytes?: number;
+  /** Index of `x`'s first element in the whole batch the seed's masks are drawn for (default 0). */
+  firstIndex?: number;
 }
 
 function pcg(v: number): number {
@@ -61,7 +67,7 @@ fn pcg(v: u32) -> u32 {
 });
 
 /** The mask of (seed, p) applied to every element of `x`, scaled; chunked under the binding limit. */
-function applyMask(x: Tensor, p: number, seed: number, limit: number): Tensor {
+function applyMask(x: Tensor, p: number, seed: number, limit: number, firstIndex: number): Tensor {
   const out = empty(x.shape, "f32", "dropout");
   if (x.size === 0) return out;
   const xv = x.view([x.size]);
@@ -69,7 +75,7 @@ function applyMask(x: Tensor, p: number, seed: number, limit: number): Tensor {
   const scale = p >= 1 ? 0 : 1 / (1 - p);
   forEachBatchChunk("dropout", limit, { inputs: { x: xv }, outputs: { o: ov } }, (c) => {
     launch(mask, {
-      uniforms: { n: c.count, offset: c.start, seed: seed >>> 0, p, scale },
+      uniforms: { n: c.count, offset: (firstIndex + c.start) >>> 0, seed: seed >>> 0, p, scale },
       inputs: c.inputs,
       outputs: c.outputs,
       invocations: c.count,
@@ -97,6 +103,10 @@ export function dropout(
   if (x.dtype !== "f32") throw new TypeError("dropout: expected an f32 tensor");
   if (p === 0 || !training) return x;
   const limit = opts.maxBindingBytes ?? gpu().limits.maxStorageBufferBindingSize;
-  const out = applyMask(x, p, seed, limit);
-  return record(out, "dropout", [x], (g) => [applyMask(g, p, seed, limit)]);
+  const first = opts.firstIndex ?? 0;
+  if (!Number.isInteger(first) || first < 0) {
+    throw new RangeError(`dropout: firstIndex ${first} is not an index`);
+  }
+  const out = applyMask(x, p, seed, limit, first);
+  return record(out, "dropout", [x], (g) => [applyMask(g, p, seed, limit, first)]);
 }

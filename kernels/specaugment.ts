@@ -46,11 +46,18 @@ function bandInts(freqMasks: number, timeMasks: number): number {
 }
 
 /**
- * Draws every example's bands with `rng`, in torchaudio's order (for each example: each frequency mask's two
+ * Where the bands' uniforms come from: one stream for the whole batch (drawn example after example), or a
+ * stream per example (`(b) => Random`), which makes an example's bands independent of the examples beside it:
+ * the same in a micro-batch or a rank's shard of the batch as in the whole batch.
+ */
+export type BandSource = Random | ((example: number) => Random);
+
+/**
+ * Draws every example's bands from `source`, in torchaudio's order (for each example: each frequency mask's two
  * uniforms, then each time mask's, time over that example's own frames). Returns i32 [batch, bandInts].
  */
 export function drawSpecAugment(
-  rng: Random,
+  source: BandSource,
   nMels: number,
   frames: readonly number[],
   opts: SpecAugmentOptions = {},
@@ -60,6 +67,7 @@ export function drawSpecAugment(
   const per = bandInts(fm, tm);
   const bands = new Int32Array(frames.length * per);
   frames.forEach((nFrames, b) => {
+    const rng = typeof source === "function" ? source(b) : source;
     let o = b * per;
     const draw = (param: number, size: number) => {
       // torchaudio draws nothing when the parameter rounds to no mask.
@@ -143,13 +151,13 @@ export function applySpecAugment(
 }
 
 /**
- * SpecAugment of a padded batch: draws each example's bands with `rng` (time bands over `frames[b]`, that
- * example's valid frames) and applies them on the GPU. Returns a new tensor.
+ * SpecAugment of a padded batch: draws each example's bands from `rng` (one stream, or one per example; time
+ * bands over `frames[b]`, that example's valid frames) and applies them on the GPU. Returns a new tensor.
  */
 export function specAugment(
   features: Tensor,
   frames: readonly number[],
-  rng: Random,
+  rng: BandSource,
   opts: SpecAugmentOptions = {},
 ): Tensor {
   if (frames.length !== features.shape[0]) {

@@ -85,6 +85,11 @@ export interface ForwardOptions {
   training?: boolean;
   /** Seed for this step's dropout masks (each dropout call derives its own stream from it). */
   dropoutSeed?: number;
+  /**
+   * Index of this batch's first sample in the whole batch the seed is for (a micro-batch's or a rank's shard's
+   * offset): each sample gets the dropout masks it would get in the whole batch. Default 0.
+   */
+  firstSample?: number;
 }
 
 /** What the forward pass's helpers share: dropout with a fixed seed, the seed stream and freeing. */
@@ -172,7 +177,12 @@ export class SpeechRecognitionModel {
     const seedRng = new Random(opts.dropoutSeed ?? 0);
     // Seeds are drawn where the dropouts are, in forward order, so that a recomputed segment redraws the same mask.
     const nextSeed = () => training ? seedRng.nextU32() : 0;
-    const drop = (x: Tensor, seed: number) => training ? dropout(x, c.dropout, seed, true) : x;
+    const firstSample = opts.firstSample ?? 0;
+    // Every dropout input is batch-major, so a sample's elements follow those of the samples before it.
+    const drop = (x: Tensor, seed: number) =>
+      training
+        ? dropout(x, c.dropout, seed, true, { firstIndex: firstSample * (x.size / Math.max(x.shape[0], 1)) })
+        : x;
     const f: ForwardTools = { drop, nextSeed, then: (x, op, unread) => then(x, op, unread, spec) };
 
     let x = conv2d(spec, this.p("cnn.weight"), this.p("cnn.bias"), { stride: c.stride, padding: 1 });

@@ -105,3 +105,22 @@ Deno.test("dropout rejects a probability outside [0, 1]", () => {
   ok(msg.includes("1.5"), msg);
   x.dispose();
 });
+
+Deno.test("dropout of a part of a batch with firstIndex keeps each sample's whole-batch mask", async () => {
+  // A batch of 4 samples of 2 x 9 elements, and its samples 1..2 alone (a shard or a micro-batch).
+  const per = 18;
+  const xd = Float32Array.from(randn(rng, 4 * per));
+  const [whole, part] = tidy(() => [
+    dropout(tensor(xd, [4, 2, 9]), 0.4, 77),
+    dropout(tensor(xd.slice(per, 3 * per), [2, 2, 9]), 0.4, 77, true, { firstIndex: per }),
+  ]);
+  const [wv, pv] = [await whole.f32(), await part.f32()];
+  let dropped = 0;
+  for (let i = 0; i < 2 * per; i++) {
+    equal(pv[i], wv[per + i], `element ${i}`);
+    if (pv[i] === 0) dropped++;
+  }
+  ok(dropped > 0 && dropped < 2 * per, `${dropped} of ${2 * per} dropped`);
+  whole.dispose();
+  part.dispose();
+});

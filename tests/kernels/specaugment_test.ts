@@ -115,3 +115,12 @@ Deno.test("specAugment: 3-D input, no leaks, bad input named", async () => {
     assertThrows(() => applySpecAugment(tensor(x, [60]), bands), /expected f32 features/);
   });
 });
+
+Deno.test("specAugment: with a stream per example, an example's bands do not depend on its neighbours", () => {
+  const perExample = (first: number) => (b: number) => new Random(1000 + first + b);
+  const whole = drawSpecAugment(perExample(0), 128, [100, 200, 300, 250]);
+  const shard = drawSpecAugment(perExample(2), 128, [300, 250]);
+  assertDeepEqual([...shard], [...whole.subarray(2 * 4)]);
+  const once = drawSpecAugment(new Random(1000), 128, [100]);
+  assertDeepEqual([...once], [...whole.subarray(0, 4)]);
+});
