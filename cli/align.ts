@@ -223,8 +223,8 @@ async function alignJob(
   }
 }
 
-function writeTo(writer: AtomicWriter | null): AtomicWriter {
-  if (writer) return writer;
+/** Standard output as a writer, so the results stream there as they would into --output. */
+function stdoutWriter(): AtomicWriter {
   const encoder = new TextEncoder();
   return {
     write: async (chunk) => {
@@ -241,15 +241,15 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   }
   const format = values.format;
-  await requireGpu();
-  const model = await loadModel(values.checkpoint);
-  const { jobs, problems } = await readInputs(values, model.config.alphabet);
-  for (const p of problems) console.error(`align: skipping ${p}`);
   const many = values.manifest !== undefined;
   const dir = values["output-dir"];
   if (many && dir === undefined && (format === "srt" || format === "vtt")) {
     throw new UsageError(`--format ${format} writes one file per recording: give --output-dir`);
   }
+  await requireGpu();
+  const model = await loadModel(values.checkpoint);
+  const { jobs, problems } = await readInputs(values, model.config.alphabet);
+  for (const p of problems) console.error(`align: skipping ${p}`);
   if (dir !== undefined) {
     const seen = new Map<string, string>();
     for (const j of jobs) {
@@ -287,7 +287,7 @@ export async function main(args: string[]): Promise<number> {
     }
   };
   if (values.output !== undefined) await writeFileAtomic(values.output, (w) => run(w));
-  else await run(writeTo(null));
+  else await run(stdoutWriter());
   if (failed > 0) console.error(`align: ${failed} recording(s) could not be aligned`);
   return failed > 0 ? 1 : 0;
 }

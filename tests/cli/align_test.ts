@@ -155,6 +155,8 @@ Deno.test("align's usage errors name what is missing or in conflict", async () =
   assert.match(none.stderr, /give the text to align: --text TEXT, --transcript FILE or --manifest FILE/);
   const both = await align(["x.flac", "--text", "a", "--transcript", "t.txt"]);
   assert.match(both.stderr, /--text and --transcript cannot be combined/);
+  const srt = await align(["--manifest", "list.tsv", "--format", "srt"]);
+  assert.match(srt.stderr, /--format srt writes one file per recording: give --output-dir/);
   const two = await align(["x.flac", "y.flac", "--text", "a"]);
   assert.match(two.stderr, /one audio file with --text, got 2 \(use --manifest for many\)/);
   const help = await align(["--help"]);
