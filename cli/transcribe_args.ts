@@ -15,7 +15,8 @@ export const TRANSCRIBE_SPEC = defineCli({
   usage: "usage: deno task transcribe --checkpoint CK.safetensors [options] INPUT...",
   intro: "Transcribes each INPUT: an audio file (FLAC, WAV, MP3, Ogg Vorbis or Opus; any sample rate, mono " +
     "or stereo), a folder (searched recursively for audio files), a manifest (.txt/.lst: one audio path a " +
-    "line; .jsonl: NeMo's audio_filepath), or - for audio on standard input (printed as it is decoded).",
+    "line; .jsonl: NeMo's audio_filepath; .csv: DeepSpeech's wav_filename; .tsv: Common Voice's path), or - for " +
+    "audio on standard input (printed as it is decoded).",
   positionals: "INPUT...",
   flags: {
     checkpoint: {

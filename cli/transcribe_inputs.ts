@@ -1,11 +1,13 @@
 /**
  * What `transcribe` is asked to read, turned into one ordered list of inputs: an audio file as given, a folder
  * searched recursively for audio files (sorted by path, so runs are repeatable), a manifest (one audio path a
- * line, or NeMo JSON Lines with `audio_filepath`; relative paths are relative to the manifest's folder), or `-`
- * for standard input. What cannot be listed (a missing path, a bad manifest line) comes back as a problem
+ * line, or NeMo JSON Lines with `audio_filepath`; relative paths are relative to the manifest's folder; the
+ * corpus manifests DeepSpeech CSV and Common Voice TSV, read by data/manifest.ts), or `-` for standard input. What cannot be listed (a missing path, a bad manifest line) comes back as a problem
  * naming the path and line, beside the inputs that could: the caller reports it and goes on.
  */
 import { dirname, extname, isAbsolute, join, resolve } from "node:path";
+import { describeProblem } from "../data/corpus.ts";
+import { openCorpus } from "../data/manifest.ts";
 
 /** File name extensions (lowercase, no dot) taken as audio when a folder is searched. */
 export const AUDIO_EXTENSIONS: readonly string[] = ["flac", "wav", "mp3", "ogg", "opus", "oga"];
@@ -13,6 +15,8 @@ export const AUDIO_EXTENSIONS: readonly string[] = ["flac", "wav", "mp3", "ogg",
 /** Extensions of manifests that list audio paths. */
 const LIST_EXTENSIONS = ["txt", "lst", "list", "scp"];
 const JSONL_EXTENSIONS = ["jsonl", "json"];
+/** Corpus manifests (with transcripts, which transcription ignores), read by data/manifest.ts. */
+const CORPUS_EXTENSIONS = ["csv", "tsv"];
 
 /** The argument that means standard input. */
 export const STDIN_INPUT = "-";
@@ -48,7 +52,7 @@ export function isAudioPath(path: string): boolean {
 /** Whether a path names a manifest (by its extension) rather than an audio file. */
 export function isManifestPath(path: string): boolean {
   const ext = extensionOf(path);
-  return LIST_EXTENSIONS.includes(ext) || JSONL_EXTENSIONS.includes(ext);
+  return [...LIST_EXTENSIONS, ...JSONL_EXTENSIONS, ...CORPUS_EXTENSIONS].includes(ext);
 }
 
 /** Expands the command line's arguments, in order. */
@@ -104,6 +108,7 @@ async function addFolder(folder: string, out: InputList): Promise<void> {
  * for training; a transcription manifest needs only the paths, which is what is read here.)
  */
 async function addManifest(file: string, out: InputList): Promise<void> {
+  if (CORPUS_EXTENSIONS.includes(extensionOf(file))) return await addCorpusManifest(file, out);
   let text: string;
   try {
     text = await Deno.readTextFile(file);
@@ -125,6 +130,27 @@ async function addManifest(file: string, out: InputList): Promise<void> {
         listedAt: where,
       });}
   });
+}
+
+/** A DeepSpeech CSV or Common Voice TSV: its rows' audio, and its unusable rows as problems. */
+async function addCorpusManifest(file: string, out: InputList): Promise<void> {
+  try {
+    const corpus = await openCorpus(file, {
+      durations: false,
+      onWarning: (message) => out.problems.push({ where: file, reason: message }),
+    });
+    for (const u of corpus.utterances) {
+      out.inputs.push({ path: u.audioPath, listedAt: `${file}:${u.transcriptLine}` });
+    }
+    for (const p of corpus.problems) {
+      out.problems.push({
+        where: `${p.file}:${p.line}`,
+        reason: describeProblem(p).slice(`${p.file}:${p.line}: `.length),
+      });
+    }
+  } catch (e) {
+    out.problems.push({ where: file, reason: (e as Error).message });
+  }
 }
 
 function jsonAudioPath(line: string): { path: string } | { reason: string } {

@@ -85,3 +85,25 @@ Deno.test("output names: the path under its folder argument or the file name, ma
   ], "srt");
   assert.deepEqual(names, ["a/1.srt", "b/1.srt", "1.srt", "1-2.srt", "stdin.srt"]);
 });
+
+Deno.test("DeepSpeech CSV and Common Voice TSV manifests are read through data/manifest.ts", async () => {
+  const fixtures = new URL("../fixtures/corpus_formats/", import.meta.url).pathname;
+  const r = await expandInputs([`${fixtures}corpus.csv`, `${fixtures}corpus.tsv`]);
+  const csv = r.inputs.filter((i) => i.listedAt?.includes("corpus.csv"));
+  const tsv = r.inputs.filter((i) => i.listedAt?.includes("corpus.tsv"));
+  assert.ok(csv.length >= 2 && csv.length === tsv.length, JSON.stringify(r));
+  assert.deepEqual(csv[0], {
+    path: `${fixtures}clips/90101/1/90101-1-0981.flac`,
+    listedAt: `${fixtures}corpus.csv:2`,
+  });
+  // Common Voice paths are relative to the clips/ folder beside the TSV: the same files.
+  assert.deepEqual(tsv.map((i) => i.path), csv.map((i) => i.path));
+  for (const i of csv) await Deno.stat(i.path);
+  const bad = await Deno.makeTempFile({ suffix: ".csv" });
+  await Deno.writeTextFile(bad, 'wav_filename,transcript\n"a.wav,hi\n');
+  const b = await expandInputs([bad]);
+  assert.equal(b.inputs.length, 0);
+  assert.match(b.problems[0].where, /\.csv$/);
+  assert.match(b.problems[0].reason, /:2: a quoted cell is never closed/);
+  await Deno.remove(bad);
+});
