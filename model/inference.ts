@@ -55,7 +55,12 @@ export async function logProbsOf(
           log: c.features === "logmel",
         }));
       const lp = profilePhase("forward", () => {
-        const logits = model.forward(features, frames.map(inputLength), { training: false });
+        // With each clip's own frames the model masks the batch's padding: a clip's output does not depend on
+        // the clips it is batched with.
+        const logits = model.forward(features, frames.map(inputLength), {
+          training: false,
+          unpaddedFrames: frames,
+        });
         features.dispose();
         return logSoftmax(logits, 2);
       });

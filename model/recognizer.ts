@@ -14,6 +14,7 @@ import { biGru, type BiGruWeights } from "../kernels/gru.ts";
 import { reshape, transpose } from "../kernels/layout.ts";
 import { layerNorm, layerNormAxis } from "../kernels/layernorm.ts";
 import { linear } from "../kernels/linear.ts";
+import { timeMask } from "../kernels/time_mask.ts";
 import { type ModelConfig, validateConfig } from "./config.ts";
 
 export const CNN_CHANNELS = 32;
@@ -90,6 +91,13 @@ export interface ForwardOptions {
    * offset): each sample gets the dropout masks it would get in the whole batch. Default 0.
    */
   firstSample?: number;
+  /**
+   * Each utterance's spectrogram frames before the batch's padding. Given, the frames past each utterance's end
+   * are zeroed before every 3x3 convolution of the ResCNN, so that an utterance gives the same output in any
+   * batch as alone (see {@link SpeechRecognitionModel.forward}). Inference passes it (model/inference.ts);
+   * training leaves it out, as the tutorial does not mask.
+   */
+  unpaddedFrames?: readonly number[];
 }
 
 /** What the forward pass's helpers share: dropout with a fixed seed, the seed stream and freeing. */
@@ -98,6 +106,8 @@ interface ForwardTools {
   nextSeed: () => number;
   /** `op(x)`, freeing `x` once `op` is recorded when nothing will read it (see {@link then}). */
   then: (x: Tensor, op: (x: Tensor) => Tensor, unread?: boolean) => Tensor;
+  /** A ResCNN activation with the padding past each utterance's first-conv output zeroed, or itself. */
+  maskPadding: (x: Tensor) => Tensor;
 }
 
 /**
@@ -163,6 +173,14 @@ export class SpeechRecognitionModel {
   /**
    * Logits (batch, frames', n_class) for spectrograms (batch, 1, n_feats, frames). `inputLengths` are the valid
    * output frames per utterance (the tutorial's frames // 2), used by the packed BiGRU of the default layout.
+   *
+   * Padding reaches an utterance's valid frames only through the ResCNN's 3x3 convolutions: the first conv's
+   * bias, then LayerNorm and GELU make the padded frames nonzero, and the next conv reads them into the last
+   * valid frame (the BiGRU then carries the change to every frame; everything else works frame by frame, and
+   * the packed BiGRU reads no padding). With `unpaddedFrames`, those frames are zeroed before each of these
+   * convolutions, which is exactly what the conv's own zero padding gives the utterance alone: the features'
+   * padding is zero already, like the first conv's padding. Training does not mask: the tutorial (whose
+   * training our PyTorch parity tests follow) does not, and a model it trained has learned with that padding.
    */
   forward(spec: Tensor, inputLengths: readonly number[], opts: ForwardOptions = {}): Tensor {
     const c = this.config;
@@ -183,7 +201,14 @@ export class SpeechRecognitionModel {
       training
         ? dropout(x, c.dropout, seed, true, { firstIndex: firstSample * (x.size / Math.max(x.shape[0], 1)) })
         : x;
-    const f: ForwardTools = { drop, nextSeed, then: (x, op, unread) => then(x, op, unread, spec) };
+    const convFrames = opts.unpaddedFrames && this.convFramesOf(opts.unpaddedFrames, spec.shape[3], batch);
+    const maskPadding = (x: Tensor) => convFrames ? timeMask(x, convFrames) : x;
+    const f: ForwardTools = {
+      drop,
+      nextSeed,
+      then: (x, op, unread) => then(x, op, unread, spec),
+      maskPadding,
+    };
 
     let x = conv2d(spec, this.p("cnn.weight"), this.p("cnn.bias"), { stride: c.stride, padding: 1 });
     for (let i = 0; i < c.nCnnLayers; i++) x = this.residualBlock(x, i, f);
@@ -214,6 +239,19 @@ export class SpeechRecognitionModel {
     return f.then(x, (x) => linear(x, this.p("classifier.3.weight"), this.p("classifier.3.bias")));
   }
 
+  /** The first conv's output frames for each utterance's `unpaddedFrames` (checked against the padded `frames`). */
+  private convFramesOf(unpaddedFrames: readonly number[], frames: number, batch: number): number[] {
+    if (unpaddedFrames.length !== batch) {
+      throw new RangeError(`${unpaddedFrames.length} unpaddedFrames for batch ${batch}`);
+    }
+    return unpaddedFrames.map((n, b) => {
+      if (!Number.isInteger(n) || n < 1 || n > frames) {
+        throw new RangeError(`unpaddedFrames[${b}] = ${n} is not in 1..${frames} (the batch's frames)`);
+      }
+      return framesAfterConv(this.config, n);
+    });
+  }
+
   /**
    * ResidualCNN block `i`: (LayerNorm over features, GELU, dropout, conv 3x3) twice, plus the skip. Each
    * LayerNorm + GELU + dropout runs as a recomputed segment: backward keeps its input (which it needs anyway,
@@ -232,8 +270,15 @@ export class SpeechRecognitionModel {
         (x, w, b) => then(then(layerNormAxis(x, w, b, 2, LN_EPS), gelu), (g) => f.drop(g, seed)),
       );
     };
-    const conv = (x: Tensor, k: number) =>
-      conv2d(x, this.p(`${pre}.cnn${k}.weight`), this.p(`${pre}.cnn${k}.bias`), { stride: 1, padding: 1 });
+    const conv = (x: Tensor, k: number) => {
+      const masked = f.maskPadding(x);
+      const y = conv2d(masked, this.p(`${pre}.cnn${k}.weight`), this.p(`${pre}.cnn${k}.bias`), {
+        stride: 1,
+        padding: 1,
+      });
+      if (masked !== x) free(masked, false, y);
+      return y;
+    };
     let x = normGeluDrop(input, 1);
     x = f.then(x, (x) => conv(x, 1));
     x = f.then(x, (x) => normGeluDrop(x, 2));
