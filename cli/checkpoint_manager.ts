@@ -151,6 +151,14 @@ export class CheckpointManager {
     return new CheckpointManager(runDir, opts, await readBest(`${dir}/${BEST_RECORD}`));
   }
 
+  /**
+   * The manager of a run folder this process must not write (a data-parallel rank other than 0): it answers
+   * paths and when to save, without touching the disk.
+   */
+  static unopened(runDir: string, opts: CheckpointManagerOptions = {}): CheckpointManager {
+    return new CheckpointManager(runDir, opts, null);
+  }
+
   /** The best checkpoint so far by dev CER (null before the first evaluated save). */
   get best(): BestRecord | null {
     return this.bestRecord ? { ...this.bestRecord } : null;

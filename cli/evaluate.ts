@@ -2,6 +2,10 @@
  * Evaluation during training: greedy decoding of a held-out set, WER/CER corpus-level and as the tutorial
  * reports them, the mean CTC loss and the expected calibration error of the word confidences. One readback per
  * batch (log-probabilities and per-sample losses). Also the confidence report line of `deno task eval`.
+ *
+ * In data-parallel training the eval batches are dealt to the ranks (batch k to rank k mod N, padded as in one
+ * process), and each utterance's reference, hypothesis, words and loss are gathered back in batch order, so
+ * every rank scores the whole set exactly as one process would.
  */
 import { noGrad } from "../engine/autograd.ts";
 import { profileIterable, profilePhase } from "../engine/profiler.ts";
@@ -24,6 +28,19 @@ import { formatCalibration } from "../model/confidence.ts";
 import { decodeLogProbs, type DecoderOptions, type UtteranceLogProbs } from "../model/inference.ts";
 import type { SpeechRecognitionModel } from "../model/recognizer.ts";
 import { batchLoss, groupsToFit } from "../model/train_step.ts";
+import { allGatherJson } from "../dist/collectives.ts";
+import type { Communicator } from "../dist/communicator.ts";
+
+/** One evaluated utterance, as the ranks exchange it. */
+interface Scored {
+  /** Its eval batch. */
+  batch: number;
+  reference: string;
+  hypothesis: string;
+  words: { word: string; probability?: number }[];
+  /** Its loss over its target length, or null when infinite. */
+  loss: number | null;
+}
 
 /** Utterances [start, start + size) of a loaded batch, with their labels re-padded. */
 function partOf(b: Batch, start: number, size: number): Batch {
@@ -64,18 +81,20 @@ export async function evaluate(
   items: readonly UtteranceInfo[],
   decoder: AudioDecoder,
   batchSize: number,
+  comm?: Communicator,
 ): Promise<EvalResult> {
-  const batches: UtteranceInfo[][] = [];
-  for (let i = 0; i < items.length; i += batchSize) batches.push(items.slice(i, i + batchSize));
+  const all: UtteranceInfo[][] = [];
+  for (let i = 0; i < items.length; i += batchSize) all.push(items.slice(i, i + batchSize));
+  const [rank, size] = comm ? [comm.rank, comm.size] : [0, 1];
+  const mine = all.map((_, k) => k).filter((k) => k % size === rank);
+  const batches = mine.map((k) => all[k]);
   const alphabet = model.config.alphabet;
   const loader = new BatchLoader(batches, { decoder, alphabet });
-  const references: string[] = [];
-  const hypotheses: string[] = [];
-  const hypothesisWords: { words: { word: string; probability?: number }[] }[] = [];
-  let lossSum = 0;
-  let lossCount = 0;
+  const scored: Scored[] = [];
+  let current = 0;
   const c = model.config;
   for await (const whole of profileIterable("decode audio", loader)) {
+    current = mine[whole.index];
     const frames = spectrogramFrames(Math.max(...whole.waveforms.map((w) => w.length)));
     const parts = groupsToFit(c, whole.utterances.length, frames, whole.maxLabelLength);
     const size = Math.ceil(whole.utterances.length / parts);
@@ -116,15 +135,33 @@ export async function evaluate(
           0,
           { alphabet },
         );
-        hypotheses.push(d.text);
-        hypothesisWords.push({ words: d.words });
-        references.push(normaliseTranscript(b.utterances[k].transcript, alphabet));
-        if (Number.isFinite(losses[k])) {
-          lossSum += losses[k] / Math.max(b.labelLengths[k], 1);
-          lossCount++;
-        }
+        scored.push({
+          batch: current,
+          reference: normaliseTranscript(b.utterances[k].transcript, alphabet),
+          hypothesis: d.text,
+          words: d.words,
+          loss: Number.isFinite(losses[k]) ? losses[k] / Math.max(b.labelLengths[k], 1) : null,
+        });
       }
     });
+  }
+  let skipped = loader.skipped.map((f) => ({ ...f, batch: mine[f.batch] }));
+  let everyone = scored;
+  if (comm && size > 1) {
+    const gathered = await allGatherJson(comm, { scored, skipped });
+    // Batch order, as one process scores them (sort is stable: utterance order within a batch stays).
+    everyone = gathered.flatMap((g) => g.scored).sort((a, b) => a.batch - b.batch);
+    skipped = gathered.flatMap((g) => g.skipped).sort((a, b) => a.batch - b.batch);
+  }
+  const references = everyone.map((u) => u.reference);
+  const hypotheses = everyone.map((u) => u.hypothesis);
+  const hypothesisWords = everyone.map((u) => ({ words: u.words }));
+  let lossSum = 0;
+  let lossCount = 0;
+  for (const u of everyone) {
+    if (u.loss === null) continue;
+    lossSum += u.loss;
+    lossCount++;
   }
   const rates = errorRates(references, hypotheses);
   const examples = references.slice(0, 3).map((reference, i) => ({ reference, hypothesis: hypotheses[i] }));
@@ -133,7 +170,7 @@ export async function evaluate(
     ...rates,
     loss: lossCount > 0 ? lossSum / lossCount : NaN,
     confidenceEce,
-    skipped: loader.skipped,
+    skipped,
     examples,
   };
 }

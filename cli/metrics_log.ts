@@ -148,7 +148,7 @@ export class MetricsLog {
   private readonly now: () => number;
   private readonly encoder = new TextEncoder();
 
-  private constructor(path: string, file: Deno.FsFile, now: () => number) {
+  private constructor(path: string, file: Deno.FsFile | null, now: () => number) {
     this.path = path;
     this.file = file;
     this.now = now;
@@ -191,8 +191,21 @@ export class MetricsLog {
     return kept.length > 0 ? kept.join("\n") + "\n" : "";
   }
 
+  /**
+   * A log that writes nothing, for the ranks of a data-parallel run other than rank 0 (rank 0 alone writes the
+   * run folder).
+   */
+  static discarding(dir: string): MetricsLog {
+    const log = new MetricsLog(`${dir}/${METRICS_FILE}`, null, () => Date.now() / 1000);
+    log.discard = true;
+    return log;
+  }
+
+  private discard = false;
+
   /** Appends one record (adding `time` when missing) as a single write. */
   append(record: MetricsRecord): void {
+    if (this.discard) return;
     if (!this.file) throw new Error(`${this.path}: the metrics log is closed`);
     const full = record.time === undefined ? { ...record, time: this.now() } : record;
     const bytes = this.encoder.encode(encodeRecord(full));

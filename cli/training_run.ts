@@ -3,25 +3,40 @@
  * the run's own settings), the epoch loop (steps, the loss ring read back every --log-every steps, checkpoints,
  * eval and report after each epoch) and the closing report. All randomness is derived from the seed and the
  * global step, so a resumed run trains the same batches with the same dropout and SpecAugment draws.
+ *
+ * Under an MPI launcher (`mpirun -np N`, docs/DISTRIBUTED.md) the run is data-parallel: rank 0 decides how the
+ * run starts (fresh or resumed) and broadcasts it with its weights and optimizer state; each global batch is
+ * split across the ranks, each shard padded as the whole batch would be and drawing the whole batch's dropout
+ * and SpecAugment per sample; the gradients and loss are summed over the ranks before clipping and the
+ * optimizer step, so every rank takes the same step, and the result does not depend on N. Rank 0 alone writes
+ * the run folder and prints; a collective that waits past the watchdog's deadline ends the job.
  */
-import { GpuDeviceLostError, GpuOutOfMemoryError } from "../engine/device.ts";
+import { GpuDeviceLostError, GpuOutOfMemoryError, setQuiet } from "../engine/device.ts";
 import { setMemoryLimit } from "../engine/memory.ts";
 import { profileIterable, profilePhase, ProfileSession } from "../engine/profiler.ts";
 import { Random } from "../engine/random.ts";
-import { tidy } from "../engine/scope.ts";
-import { copyInto, type Tensor, zeros } from "../engine/tensor.ts";
+import { keep, tidy } from "../engine/scope.ts";
+import { copyInto, type Tensor, tensor, zeros } from "../engine/tensor.ts";
+import { concat } from "../kernels/layout.ts";
+import { allGatherNumbers, broadcastJson } from "../dist/collectives.ts";
+import type { Communicator } from "../dist/communicator.ts";
+import { broadcastTensors } from "../dist/broadcast_tensors.ts";
+import { GradientReducer } from "../dist/grad_reducer.ts";
+import { communicator } from "../dist/open.ts";
+import { type GlobalBatch, globalBatch, shardRange } from "../dist/shard.ts";
+import { Watchdog } from "../dist/watchdog.ts";
 import { AudioPool } from "../data/audio_pool.ts";
-import { type Batch, BatchLoader, labelTensor, selectBatches, spectrogramFrames } from "../data/batching.ts";
+import { type Batch, BatchLoader, selectBatches, spectrogramFrames } from "../data/batching.ts";
 import { melSpectrogram } from "../data/features.ts";
 import { epochBatches, epochSeed } from "../data/sampler.ts";
 import { specAugment } from "../kernels/specaugment.ts";
 import { loadTrainingState, optimizerStateArrays, optimizerStateFrom } from "../model/checkpoint.ts";
-import { configToMetadata } from "../model/config.ts";
+import { configFromMetadata, configToMetadata } from "../model/config.ts";
 import { describeFrozen, FreezeError, freezeParameters } from "../model/freeze.ts";
 import { AdamW } from "../model/optim.ts";
 import { SpeechRecognitionModel } from "../model/recognizer.ts";
 import { OneCycleLR } from "../model/schedule.ts";
-import { trainStep } from "../model/train_step.ts";
+import { accumulateGradients, applyUpdate, type StepResult } from "../model/train_step.ts";
 import { CheckpointManager } from "./checkpoint_manager.ts";
 import { requireGpu, UsageError } from "./common.ts";
 import { type EvalResult, evaluate } from "./evaluate.ts";
@@ -36,6 +51,36 @@ import { resolveTrainData, type TrainData } from "./train_data.ts";
 /** A stream seed for one step's dropout or SpecAugment, from the run seed, the step and a purpose tag. */
 function stepSeed(seed: number, step: number, purpose: number): number {
   return epochSeed((seed ^ Math.imul(purpose, 0x632be5ab)) >>> 0, step);
+}
+
+/** Where progress goes on the ranks that stay quiet. */
+const NOWHERE = { writeSync: (bytes: Uint8Array) => bytes.length };
+
+/** A batch's labels as an i32 (batch, columns) tensor, rows padded (to the global batch's longest label). */
+function paddedLabels(b: Batch, columns: number): Tensor {
+  const n = b.utterances.length;
+  const width = Math.max(columns, 1);
+  const out = new Int32Array(n * width);
+  for (let i = 0; i < n; i++) {
+    out.set(b.labels.subarray(i * b.maxLabelLength, (i + 1) * b.maxLabelLength), i * width);
+  }
+  return tensor(out, [n, width], "i32");
+}
+
+/** Features (batch, 1, mels, frames) zero-padded over time to `frames` (the padding melSpectrogram writes). */
+function padFrames(features: Tensor, frames: number): Tensor {
+  const [n, c, m, t] = features.shape;
+  if (t >= frames) return features;
+  return concat([features, zeros([n, c, m, frames - t])], 3);
+}
+
+/** What rank 0 tells the other ranks about how the run starts. */
+interface StartInfo {
+  args: TrainArgs;
+  config: Record<string, string>;
+  resumed:
+    | { position: Position; schedule: { lastEpoch: number }; infeasible: number; bestCer: number }
+    | null;
 }
 
 /** Where a run stands. */
@@ -90,17 +135,29 @@ class LossRing {
    * Reads the ring back, logs each pending step and updates the progress bar at `batch`; returns how many
    * samples had a non-finite loss (a target longer than their input).
    */
-  async flush(log: MetricsLog, epoch: number, progress: Progress, batch: number): Promise<number> {
+  async flush(
+    log: MetricsLog,
+    epoch: number,
+    progress: Progress,
+    batch: number,
+    comm: Communicator,
+  ): Promise<number> {
     const pending = this.#pending;
     if (pending.length === 0) return 0;
     const [losses, samples] = await profilePhase(
       "readback",
       () => Promise.all([this.#losses.f32(), this.#samples.f32()]),
     );
-    let infeasible = 0;
-    pending.forEach((p, k) => {
+    // Each rank sees its shard's samples: the counts of the global batch are the sums over ranks.
+    const mine = pending.map((p, k) => {
       let bad = 0;
       for (let i = 0; i < p.n; i++) if (!Number.isFinite(samples[k * this.batchSize + i])) bad++;
+      return bad;
+    });
+    const all = comm.size > 1 ? await allGatherNumbers(comm, mine) : [mine];
+    let infeasible = 0;
+    pending.forEach((p, k) => {
+      const bad = all.reduce((s, r) => s + r[k], 0);
       infeasible += bad;
       log.train(p.step, epoch + 1, losses[k], p.lr, bad > 0 ? { infeasible: bad } : {});
       if (Number.isFinite(losses[k])) this.#lastLoss = losses[k];
@@ -173,6 +230,11 @@ export class TrainingRun {
   readonly #reportConfig: Record<string, unknown>;
   /** --profile: started by {@link train}, stopped and printed by {@link finish}. */
   readonly #profile: ProfileSession;
+  /** The processes of the run: a single one, or the ranks of an MPI job. */
+  readonly comm: Communicator;
+  /** Data-parallel only: the gradient all-reduce and the deadline of the collectives. */
+  readonly reducer: GradientReducer | null = null;
+  readonly watchdog: Watchdog | null = null;
 
   private constructor(
     readonly args: TrainArgs,
@@ -180,8 +242,16 @@ export class TrainingRun {
     readonly manager: CheckpointManager,
     readonly data: TrainData,
     readonly model: SpeechRecognitionModel,
-    parts: { optimizer: AdamW; schedule: OneCycleLR; log: MetricsLog },
+    parts: { optimizer: AdamW; schedule: OneCycleLR; log: MetricsLog; comm: Communicator },
   ) {
+    this.comm = parts.comm;
+    if (this.comm.size > 1) {
+      this.reducer = new GradientReducer(this.comm, parts.optimizer.params);
+      this.watchdog = new Watchdog((line) => {
+        console.error(`train: rank ${this.comm.rank}: ${line}: another rank died or hangs; ending the job`);
+        this.comm.abort(1);
+      });
+    }
     this.optimizer = parts.optimizer;
     this.schedule = parts.schedule;
     this.log = parts.log;
@@ -196,23 +266,76 @@ export class TrainingRun {
     this.#profile = new ProfileSession(args.profile);
   }
 
-  /** Opens the run folder, resumes or starts the run, loads the data and the model, and opens the metrics log. */
+  /**
+   * Opens the run folder, resumes or starts the run, loads the data and the model, and opens the metrics log.
+   * Data-parallel: rank 0 decides and reads the run folder, the other ranks get its decision, weights and
+   * optimizer state by broadcast (they need no checkpoint of their own).
+   */
   static async open(parsed: TrainArgs, outDir: string): Promise<TrainingRun> {
-    const manager = await CheckpointManager.open(outDir, {
-      keepLast: parsed.keep,
-      everySteps: parsed.checkpointEvery,
-    });
-    const { args, resumeFrom, state } = await resumeOrStart(parsed, outDir, manager);
-    // The model's config (its alphabet above all) comes first: the transcripts are checked against it.
-    const source = await modelSource(args, resumeFrom?.model ?? null);
-    args.config = source.config;
-    for (const line of source.notes) console.log(line);
+    const comm = communicator();
+    const lead = comm.rank === 0;
+    // Rank 0 speaks for the run; the others print only errors.
+    if (!lead) {
+      console.log = () => {};
+      setQuiet(true);
+    }
+    const managerOpts = { keepLast: parsed.keep, everySteps: parsed.checkpointEvery };
+    const manager = lead
+      ? await CheckpointManager.open(outDir, managerOpts)
+      : CheckpointManager.unopened(outDir, managerOpts);
+    let start: StartInfo | null = null;
+    let source: { config: SpeechRecognitionModel["config"]; weights?: Map<string, Float32Array> } | null =
+      null;
+    let state: TrainingState | null = null;
+    if (lead) {
+      const r = await resumeOrStart(parsed, outDir, manager);
+      state = r.state;
+      // The model's config (its alphabet above all) comes first: the transcripts are checked against it.
+      const found = await modelSource(r.args, r.resumeFrom?.model ?? null);
+      for (const line of found.notes) console.log(line);
+      source = found;
+      r.args.config = found.config;
+      const meta = state?.meta;
+      start = {
+        args: r.args,
+        config: configToMetadata(found.config),
+        resumed: meta
+          ? {
+            position: meta.position as Position,
+            schedule: meta.schedule as { lastEpoch: number },
+            infeasible: (meta.infeasible as number) ?? 0,
+            bestCer: (meta.bestCer as number) ?? Infinity,
+          }
+          : null,
+      };
+    }
+    if (comm.size > 1) start = await broadcastJson(comm, start);
+    const { args, resumed } = start!;
+    if (!lead) {
+      // JSON has no Infinity: a run without an evaluation yet sends null.
+      if (resumed) resumed.bestCer = resumed.bestCer ?? Infinity;
+      source = { config: configFromMetadata(start!.config) };
+      args.config = source.config;
+    }
+    if (comm.size > 1) {
+      const c = source!.config;
+      if (c.gruLayout === "tutorial") {
+        throw new UsageError(
+          "the tutorial GRU layout runs its recurrence across the batch, so a batch cannot be split over " +
+            `${comm.size} ranks; train with --gru-layout default, or in one process`,
+        );
+      }
+      console.log(
+        `data-parallel over ${comm.size} ranks (${comm.description}): global batch ${args.batchSize}, ` +
+          `about ${Math.ceil(args.batchSize / comm.size)} utterances per rank`,
+      );
+    }
     const data = await resolveTrainData(args);
     console.log(data.description);
     if (data.train.length === 0) throw new UsageError("no training utterances");
     await requireGpu();
     if (args.memoryLimit !== null) setMemoryLimit(args.memoryLimit);
-    const model = new SpeechRecognitionModel(source.config, source.weights, args.seed);
+    const model = new SpeechRecognitionModel(source!.config, source!.weights, args.seed);
     const c = model.config;
     console.log(
       `model: ${c.nCnnLayers} ResCNN + ${c.nRnnLayers} BiGRU of ${c.rnnDim}, ${c.nFeats} ${c.features} features, ` +
@@ -232,21 +355,28 @@ export class TrainingRun {
       annealStrategy: args.anneal,
     });
     let pos: Position = { step: 0, epoch: 0, batch: 0 };
-    if (state) {
-      optimizer.loadState(optimizerStateFrom(state.tensors));
-      schedule.loadState(state.meta.schedule as { lastEpoch: number });
-      pos = state.meta.position as Position;
+    if (state) optimizer.loadState(optimizerStateFrom(state.tensors));
+    if (comm.size > 1) {
+      // Rank 0's initial (or resumed) weights, and its optimizer state when resuming, on every rank.
+      const tensors = [...model.params.values(), ...(resumed ? optimizer.stateTensors().values() : [])];
+      await broadcastTensors(comm, tensors);
+    }
+    if (resumed) {
+      schedule.loadState(resumed.schedule);
+      pos = resumed.position;
       console.log(`resuming at step ${pos.step} (epoch ${pos.epoch + 1}, batch ${pos.batch + 1})`);
     }
-    const log = await MetricsLog.open(outDir, { resumeStep: state ? pos.step : undefined });
-    if (!state) {
+    const log = lead
+      ? await MetricsLog.open(outDir, { resumeStep: resumed ? pos.step : undefined })
+      : MetricsLog.discarding(outDir);
+    if (!resumed) {
       log.append({ type: "run", args: { ...args, config: configToMetadata(c) }, time: Date.now() / 1000 });
     }
-    const run = new TrainingRun(args, outDir, manager, data, model, { optimizer, schedule, log });
+    const run = new TrainingRun(args, outDir, manager, data, model, { optimizer, schedule, log, comm });
     run.pos = pos;
-    if (state) {
-      run.infeasible = (state.meta.infeasible as number) ?? 0;
-      run.bestCer = (state.meta.bestCer as number) ?? Infinity;
+    if (resumed) {
+      run.infeasible = resumed.infeasible;
+      run.bestCer = resumed.bestCer;
     }
     return run;
   }
@@ -279,7 +409,7 @@ export class TrainingRun {
 
   /** Trains the rest of the current epoch, with a progress bar. */
   async #epoch(): Promise<void> {
-    const { args, pos } = this;
+    const { args, pos, comm } = this;
     const order = epochBatches(this.data.train, {
       batchSize: args.batchSize,
       seed: args.seed,
@@ -287,14 +417,21 @@ export class TrainingRun {
       bucketed: args.bucketed,
     });
     const batches = selectBatches(this.data.train, order);
+    // This rank's shard of each global batch (the whole batch in a single process).
+    const shards = comm.size === 1
+      ? batches
+      : batches.map((b) => b.slice(...shardRange(b.length, comm.rank, comm.size)));
     const progress = new Progress({
       totalSteps: batches.length,
       epoch: pos.epoch + 1,
       epochs: args.epochs,
       startStep: pos.batch,
       logEvery: Math.max(args.logEvery, 1),
+      // Under mpirun stdout looks like a terminal even when redirected: one line per update instead.
+      ...(comm.size > 1 ? { isTTY: false } : {}),
+      ...(comm.rank !== 0 ? { out: NOWHERE } : {}),
     });
-    const loader = new BatchLoader(batches, {
+    const loader = new BatchLoader(shards, {
       decoder: this.pool,
       alphabet: this.model.config.alphabet,
       start: pos.batch,
@@ -303,8 +440,18 @@ export class TrainingRun {
         progress.message(`skipped ${s.file}: ${s.reason}`);
       },
     });
-    for await (const b of profileIterable("decode audio", loader)) {
-      this.#step(b);
+    // Every rank steps through every batch index (its shard may be empty or unreadable) so the collectives
+    // pair up; a batch none of whose files could be read is skipped by all, as in a single process.
+    const decoded = profileIterable("decode audio", loader)[Symbol.asyncIterator]();
+    let next = await decoded.next();
+    for (let k = pos.batch; k < batches.length; k++) {
+      let b: Batch | null = null;
+      if (!next.done && next.value.index === k) {
+        b = next.value;
+        next = await decoded.next();
+      }
+      const stepped = await this.#step(k, b);
+      if (!stepped) continue;
       const last = this.pos.batch === batches.length;
       if (this.losses.pending === args.logEvery || last) await this.#flushLosses(progress);
       if (this.manager.shouldSave(this.pos.step, false) && !last) {
@@ -316,46 +463,91 @@ export class TrainingRun {
     progress.finish();
   }
 
-  /** One optimizer step on batch `b`; its losses go to the ring. */
-  #step(b: Batch): void {
-    const { args, model, schedule, pos } = this;
-    const c = model.config;
-    const lr = schedule.lr;
-    this.largest.utterances = Math.max(this.largest.utterances, b.utterances.length);
-    this.largest.frames = Math.max(
-      this.largest.frames,
-      spectrogramFrames(Math.max(...b.waveforms.map((w) => w.length))),
+  /**
+   * One optimizer step on global batch `k`, of which this rank holds `b` (null: nothing readable); its losses go
+   * to the ring. Returns false when the whole global batch was unreadable (no step).
+   */
+  async #step(k: number, b: Batch | null): Promise<boolean> {
+    const { schedule, pos, comm } = this;
+    const startTime = performance.now();
+    const mine = b
+      ? {
+        utterances: b.utterances.length,
+        frames: spectrogramFrames(Math.max(...b.waveforms.map((w) => w.length))),
+        maxLabel: b.maxLabelLength,
+      }
+      : { utterances: 0, frames: 0, maxLabel: 0 };
+    const g: GlobalBatch = comm.size === 1 ? { ...mine, firstSample: 0 } : await this.watchdog!.guard(
+      `waiting for the other ranks at step ${pos.step + 1}`,
+      globalBatch(comm, mine),
     );
-    const result = tidy(() => {
+    if (g.utterances === 0) {
+      pos.batch = k + 1;
+      return false;
+    }
+    const lr = schedule.lr;
+    const beta1 = schedule.beta1 ?? 0.9;
+    this.largest.utterances = Math.max(this.largest.utterances, g.utterances);
+    this.largest.frames = Math.max(this.largest.frames, g.frames);
+    const result: StepResult = b ? this.#gradients(b, g) : {
+      // An empty shard contributes nothing but takes part in the all-reduce.
+      loss: keep(zeros([])),
+      sampleLosses: keep(zeros([1])),
+    };
+    if (this.reducer) {
+      await profilePhase("all-reduce", () =>
+        this.watchdog!.guard(
+          `the gradient all-reduce of step ${pos.step + 1}`,
+          this.reducer!.allReduce(result.loss),
+        ));
+    }
+    applyUpdate(this.optimizer, result.loss, { lr, beta1 });
+    this.losses.copy(result.loss, result.sampleLosses, b?.utterances.length ?? 0);
+    result.loss.dispose();
+    result.sampleLosses.dispose();
+    schedule.step();
+    pos.step++;
+    pos.batch = k + 1;
+    this.losses.push(pos.step, lr, b?.utterances.length ?? 0);
+    this.watchdog?.recordStep(performance.now() - startTime);
+    return true;
+  }
+
+  /**
+   * Forward and backward of this rank's part `b` of global batch `g`: padded as the whole batch, SpecAugment
+   * and dropout drawn per sample of the whole batch, the loss a share of the whole batch's mean.
+   */
+  #gradients(b: Batch, g: GlobalBatch): StepResult {
+    const { args, model, pos } = this;
+    const c = model.config;
+    return tidy(() => {
       const { spectrograms, labels } = profilePhase("features", () => {
         const { features, frames } = melSpectrogram(b.waveforms, {
           nMels: c.nFeats,
           log: c.features === "logmel",
         });
-        const spectrograms = args.specAugment
-          ? specAugment(features, frames, new Random(stepSeed(args.seed, pos.step, 2)))
+        const augmentSeed = stepSeed(args.seed, pos.step, 2);
+        const augmented = args.specAugment
+          ? specAugment(features, frames, (i) => new Random(epochSeed(augmentSeed, g.firstSample + i)))
           : features;
-        return { spectrograms, labels: labelTensor(b) };
+        return { spectrograms: padFrames(augmented, g.frames), labels: paddedLabels(b, g.maxLabel) };
       });
-      const r = trainStep(model, this.optimizer, {
+      const r = accumulateGradients(model, {
         spectrograms,
         labels,
         inputLengths: b.inputLengths,
         labelLengths: b.labelLengths,
-      }, { lr, beta1: schedule.beta1 ?? 0.9, dropoutSeed: stepSeed(args.seed, pos.step, 1) });
-      this.losses.copy(r.loss, r.sampleLosses, b.utterances.length);
-      return r;
+      }, {
+        dropoutSeed: stepSeed(args.seed, pos.step, 1),
+        firstSample: g.firstSample,
+        globalBatch: g.utterances,
+      });
+      return { loss: keep(r.loss), sampleLosses: keep(r.sampleLosses) };
     });
-    result.loss.dispose();
-    result.sampleLosses.dispose();
-    schedule.step();
-    pos.step++;
-    pos.batch = b.index + 1;
-    this.losses.push(pos.step, lr, b.utterances.length);
   }
 
   async #flushLosses(progress: Progress): Promise<void> {
-    const infeasible = await this.losses.flush(this.log, this.pos.epoch, progress, this.pos.batch);
+    const infeasible = await this.losses.flush(this.log, this.pos.epoch, progress, this.pos.batch, this.comm);
     this.infeasible += infeasible;
   }
 
@@ -364,7 +556,7 @@ export class TrainingRun {
     const { args, pos } = this;
     const r = await profilePhase(
       "eval",
-      () => evaluate(this.model, this.data.eval, this.pool, args.batchSize),
+      () => evaluate(this.model, this.data.eval, this.pool, args.batchSize, this.comm),
     );
     this.log.eval(pos.step, pos.epoch + 1, {
       cer: r.corpusCer,
@@ -378,6 +570,7 @@ export class TrainingRun {
     this.bestCer = Math.min(this.bestCer, r.corpusCer);
     const done = { ...pos, epoch: pos.epoch + 1, batch: 0 };
     await profilePhase("checkpoint", () => this.#saveCheckpoint(done, r.corpusCer));
+    if (this.comm.rank !== 0) return;
     await profilePhase("report", async () => {
       const { records } = await readMetrics(this.log.path);
       await writeReport(this.outDir, records, {
@@ -387,8 +580,17 @@ export class TrainingRun {
     });
   }
 
-  /** A checkpoint of the weights and everything a resume needs, at `pos`. */
+  /**
+   * A checkpoint of the weights and everything a resume needs, at `pos` (rank 0 writes it; the other ranks,
+   * which hold the same values, wait for it outside the watchdog's deadline).
+   */
   async #saveCheckpoint(pos: Position, cer?: number): Promise<void> {
+    if (this.comm.rank !== 0) return await this.comm.barrier();
+    await this.#writeCheckpoint(pos, cer);
+    await this.comm.barrier();
+  }
+
+  async #writeCheckpoint(pos: Position, cer?: number): Promise<void> {
     await this.manager.save(pos.step, {
       params: this.model.params,
       config: this.model.config,
@@ -408,11 +610,16 @@ export class TrainingRun {
     });
   }
 
-  /** The closing lines: steps, best CER, skipped files, infeasible samples and steps; profile and memory. */
+  /**
+   * The closing lines: steps, best CER, skipped files, infeasible samples and steps; profile and memory. The
+   * ranks of a data-parallel run leave MPI here; all but rank 0 then exit.
+   */
   async finish(): Promise<void> {
     const { args, outDir } = this;
     const skippedSteps = await profilePhase("readback", () => this.optimizer.skippedSteps());
     await this.#profile.stop();
+    await this.comm.close();
+    if (this.comm.rank !== 0) Deno.exit(0);
     console.log(
       `done: ${this.pos.step} steps; best dev CER ${this.bestCer.toFixed(4)}; checkpoints in ` +
         `${outDir}/checkpoints; report ${outDir}/report.html`,

@@ -78,7 +78,7 @@ export function microBatchCount(c: ModelConfig, batch: Batch): number {
 export function batchLoss(
   model: SpeechRecognitionModel,
   batch: Batch,
-  opts: { training: boolean; dropoutSeed?: number },
+  opts: { training: boolean; dropoutSeed?: number; firstSample?: number },
 ): { loss: Tensor; sampleLosses: Tensor; logProbs: Tensor } {
   const logits = model.forward(batch.spectrograms, batch.inputLengths, opts);
   const logProbs = logSoftmax(logits, 2);
@@ -101,32 +101,49 @@ function slice(batch: Batch, start: number, count: number): Batch {
   };
 }
 
+export interface GradientOptions {
+  dropoutSeed: number;
+  microBatches?: number;
+  /**
+   * Index of this batch's first sample in the global batch (a rank's shard in data-parallel training): the
+   * dropout masks are the global batch's. Default 0.
+   */
+  firstSample?: number;
+  /**
+   * Utterances of the global batch the loss is the mean over (default: this batch's). A rank's shard weighs its
+   * loss by its share, so that the sum over ranks of losses and gradients is the global batch's.
+   */
+  globalBatch?: number;
+}
+
 /**
- * Forward, backward and one optimizer update, recording GPU work only. A step whose loss or gradient is not
- * finite changes nothing (the optimizer's guard); samples whose target cannot fit are zeroed by the loss.
+ * Forward and backward of `batch`, leaving the gradients in the parameters' `.grad` (summed over micro-batches,
+ * each weighted by its share of the batch). Records GPU work only. Each micro-batch's samples get the dropout
+ * masks they get in the whole batch.
  */
-export function trainStep(
+export function accumulateGradients(
   model: SpeechRecognitionModel,
-  optimizer: AdamW,
   batch: Batch,
-  opts: { lr: number; beta1: number; dropoutSeed: number; microBatches?: number },
+  opts: GradientOptions,
 ): StepResult {
   const n = batch.spectrograms.shape[0];
+  const globalBatch = opts.globalBatch ?? n;
   const parts = opts.microBatches ?? microBatchCount(model.config, batch);
   const size = Math.ceil(n / parts);
   let total: Tensor | null = null;
   const perSample: Tensor[] = [];
-  for (let start = 0, k = 0; start < n; start += size, k++) {
+  for (let start = 0; start < n; start += size) {
     const count = Math.min(size, n - start);
     const r = tidy(() => {
       const part = parts > 1 ? slice(batch, start, count) : batch;
       const { loss, sampleLosses } = profilePhase("forward", () =>
         batchLoss(model, part, {
           training: true,
-          dropoutSeed: opts.dropoutSeed + k * 0x9e3779b9,
+          dropoutSeed: opts.dropoutSeed,
+          firstSample: (opts.firstSample ?? 0) + start,
         }));
       // The batch loss is the mean over utterances: each part weighs by its share.
-      const weighted = parts > 1 ? scale(loss, count / n) : loss;
+      const weighted = count !== globalBatch ? scale(loss, count / globalBatch) : loss;
       profilePhase("backward", () => backward(weighted));
       return { loss: keep(weighted), sampleLosses: keep(sampleLosses) };
     });
@@ -142,13 +159,35 @@ export function trainStep(
   }
   const sampleLosses = perSample.length === 1 ? perSample[0] : keep(concat(perSample, 0));
   if (perSample.length > 1) perSample.forEach((t) => t.dispose());
+  return { loss: total!, sampleLosses };
+}
+
+/**
+ * The optimizer update from the parameters' gradients and the step's `loss` (a non-finite one skips the
+ * step), then the gradients are dropped and the recorded work submitted.
+ */
+export function applyUpdate(optimizer: AdamW, loss: Tensor, opts: { lr: number; beta1: number }): void {
   profilePhase("optimizer", () =>
     tidy(() => {
-      optimizer.step({ lr: opts.lr, beta1: opts.beta1, loss: total! });
+      optimizer.step({ lr: opts.lr, beta1: opts.beta1, loss });
       optimizer.zeroGrad();
     }));
   // Submitting (which does not wait) makes this step's released buffers reusable by the next: the pool then
   // holds what one step needs, not what wherever the 384-launch submits happen to fall leaves parked.
   commands().flush();
-  return { loss: total!, sampleLosses };
+}
+
+/**
+ * Forward, backward and one optimizer update, recording GPU work only. A step whose loss or gradient is not
+ * finite changes nothing (the optimizer's guard); samples whose target cannot fit are zeroed by the loss.
+ */
+export function trainStep(
+  model: SpeechRecognitionModel,
+  optimizer: AdamW,
+  batch: Batch,
+  opts: { lr: number; beta1: number; dropoutSeed: number; microBatches?: number },
+): StepResult {
+  const r = accumulateGradients(model, batch, opts);
+  applyUpdate(optimizer, r.loss, opts);
+  return r;
 }
