@@ -205,12 +205,8 @@ Deno.test("short recordings share a batch by length and transcribe as they do al
   const together = await Array.fromAsync(transcribeRecordings(model, recordings(), { ...o, batchSize: 3 }));
   assert.deepEqual(together.map((r) => r.name), alone.map((r) => r.name));
   assert.deepEqual(together.map((r) => r.samples), clips.map((c) => c.length));
-  // Padding to the batch's longest clip reaches the convolutions' last frames (the model has no mask), which
-  // can change a character at the very end; sorted by length, nearly every clip decodes exactly as alone.
-  const same = together.filter((r, i) => r.transcript!.text === alone[i].transcript!.text).length;
-  assert.ok(same >= 10, `${same} of 12 identical`);
-  const total = together.reduce((s, r, i) => s + cer(alone[i].transcript!.text, r.transcript!.text), 0);
-  assert.ok(total / clips.length <= 0.1, `mean CER ${total / clips.length}`);
+  // Padded frames are masked in inference, so a clip decodes in a batch exactly as alone.
+  assert.deepEqual(together.map((r) => r.transcript), alone.map((r) => r.transcript));
   model.dispose();
 });
 
