@@ -191,7 +191,7 @@ Deno.test({
 });
 
 const JOINED = new URL("../fixtures/fsdd_joined/", import.meta.url).pathname;
-const DIGITS_CHECKPOINT = new URL("../fixtures/fsdd_joined/model.safetensors", import.meta.url).pathname;
+const DIGITS_CHECKPOINT = new URL("../fixtures/fsdd_tiny/model.safetensors", import.meta.url).pathname;
 const hasDigitsModel = await Deno.stat(DIGITS_CHECKPOINT).then(() => true, () => false);
 
 interface TrueTimes {
