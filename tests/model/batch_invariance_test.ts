@@ -80,6 +80,10 @@ const models: [string, () => Promise<SpeechRecognitionModel>][] = [
   ["the trained checkpoint", () => loadModel(CHECKPOINT)],
 ];
 
+Deno.test("the test clips are shorter than the long one, so that batching pads them", () => {
+  for (const c of clips) assert.ok(c.length < long.length, `${c.length} samples vs ${long.length}`);
+});
+
 for (const [label, make] of models) {
   Deno.test(`${label}: a short clip batched with a longer one gives what it gives alone`, async () => {
     const model = await make();
