@@ -10,7 +10,7 @@
  * `select` rather than a multiplication by a 0/1 mask: a masked frame is 0 even when it holds an infinity or a
  * NaN, and a kept one is its value bit for bit.
  */
-import { record } from "../engine/autograd.ts";
+import { isGradEnabled, record } from "../engine/autograd.ts";
 import { gpu } from "../engine/device.ts";
 import { launch, program } from "../engine/kernel.ts";
 import { empty, shapeString, type Tensor } from "../engine/tensor.ts";
@@ -36,6 +36,19 @@ const maskProgram = program({
   let b = u.firstSample + i / u.perSample;
   let t = i32(i % u.nt);
   o[i] = select(0.0, x[i], t < lens[b]);`,
+});
+
+/** The same rule on one read-write binding: only the masked elements are written. */
+const inPlaceProgram = program({
+  name: "timeMaskInPlace",
+  uniforms: { n: "u32", perSample: "u32", nt: "u32" },
+  inputs: { lens: "i32" },
+  outputs: { o: "f32" },
+  workgroupSize: WG,
+  body: `
+  let i = gidx;
+  if (i >= u.n) { return; }
+  if (i32(i % u.nt) >= lens[i / u.perSample]) { o[i] = 0.0; }`,
 });
 
 function applyMask(x: Tensor, lens: Tensor, limit: number): Tensor {
@@ -74,4 +87,33 @@ export function timeMask(x: Tensor, lengths: readonly number[], opts: TimeMaskOp
     l.dispose();
     return [gx];
   });
+}
+
+/**
+ * {@link timeMask} of a tensor its caller owns (no other tensor shares its buffer, nothing else reads it
+ * unmasked): `x` itself, masked in place, when nothing records for backward (inference) and `x` fits one storage
+ * binding; otherwise a new tensor, as `timeMask` gives. The inference forward then holds no extra activation for
+ * the mask.
+ */
+export function timeMaskOwned(x: Tensor, lengths: readonly number[], opts: TimeMaskOptions = {}): Tensor {
+  const limit = opts.maxBindingBytes ?? gpu().limits.maxStorageBufferBindingSize;
+  if (isGradEnabled() || x.requiresGrad || x.dtype !== "f32" || x.rank < 2 || x.buffer.size > limit) {
+    return timeMask(x, lengths, opts);
+  }
+  const lens = lengthsTensor(lengths, x.shape[0], {
+    op: "timeMask",
+    what: "lengths",
+    min: 0,
+    max: x.shape[x.rank - 1],
+  });
+  if (x.size > 0) {
+    launch(inPlaceProgram, {
+      uniforms: { n: x.size, perSample: x.size / x.shape[0], nt: x.shape[x.rank - 1] },
+      inputs: { lens },
+      outputs: { o: x },
+      invocations: x.size,
+    });
+  }
+  lens.dispose();
+  return x;
 }

@@ -14,7 +14,7 @@ import { biGru, type BiGruWeights } from "../kernels/gru.ts";
 import { reshape, transpose } from "../kernels/layout.ts";
 import { layerNorm, layerNormAxis } from "../kernels/layernorm.ts";
 import { linear } from "../kernels/linear.ts";
-import { timeMask } from "../kernels/time_mask.ts";
+import { timeMaskOwned } from "../kernels/time_mask.ts";
 import { type ModelConfig, validateConfig } from "./config.ts";
 
 export const CNN_CHANNELS = 32;
@@ -202,7 +202,9 @@ export class SpeechRecognitionModel {
         ? dropout(x, c.dropout, seed, true, { firstIndex: firstSample * (x.size / Math.max(x.shape[0], 1)) })
         : x;
     const convFrames = opts.unpaddedFrames && this.convFramesOf(opts.unpaddedFrames, spec.shape[3], batch);
-    const maskPadding = (x: Tensor) => convFrames ? timeMask(x, convFrames) : x;
+    // Each masked activation is a LayerNorm + GELU output only its convolution reads: in inference it is masked
+    // in place.
+    const maskPadding = (x: Tensor) => convFrames ? timeMaskOwned(x, convFrames) : x;
     const f: ForwardTools = {
       drop,
       nextSeed,

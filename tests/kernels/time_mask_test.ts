@@ -1,7 +1,8 @@
-/** timeMask: zeroes each sample's frames past its length, forward and gradient, whole and chunked. */
+/** timeMask: zeroes each sample's frames past its length, forward and gradient, whole and chunked, in place. */
 import * as assert from "node:assert/strict";
-import { initGpu, setQuiet, tensor, tidy } from "../../mod.ts";
-import { timeMask } from "../../kernels/time_mask.ts";
+import { initGpu, noGrad, setQuiet, tensor, tidy } from "../../mod.ts";
+import type { Tensor } from "../../engine/tensor.ts";
+import { timeMask, timeMaskOwned } from "../../kernels/time_mask.ts";
 import { checkOp, randn, Random } from "../harness.ts";
 
 setQuiet(true);
@@ -64,4 +65,35 @@ Deno.test("timeMask refuses lengths that do not fit the batch", () => {
       /timeMask: expected an f32 tensor/,
     );
   });
+});
+
+Deno.test("timeMaskOwned masks in place without gradient recording, and copies where gradients flow", async () => {
+  const shape = [4, 16, 64];
+  const lengths = [64, 2, 0, 33];
+  const x = Float32Array.from(randn(rng, 4 * 16 * 64));
+  const want = Float32Array.from(reference(Float64Array.from(x), shape, lengths));
+  const inPlace = noGrad(() =>
+    tidy(() => {
+      const t = tensor(x, shape);
+      const y = timeMaskOwned(t, lengths);
+      assert.equal(y, t, "masked in place");
+      return y;
+    })
+  );
+  assert.deepEqual(await inPlace.f32(), want);
+  inPlace.dispose();
+  // Over the binding limit, or recording for backward: a new tensor, and the input untouched.
+  for (const [grad, limit] of [[true, undefined], [false, 8192]] as const) {
+    const [t, y] = (grad ? (f: () => Tensor[]) => f() : (f: () => Tensor[]) => noGrad(f))(() =>
+      tidy(() => {
+        const t = tensor(x, shape);
+        return [t, timeMaskOwned(t, lengths, { maxBindingBytes: limit })];
+      })
+    );
+    assert.notEqual(y, t);
+    assert.deepEqual(await y.f32(), want);
+    assert.deepEqual(await t.f32(), x);
+    t.dispose();
+    y.dispose();
+  }
 });
