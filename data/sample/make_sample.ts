@@ -44,7 +44,7 @@ async function main(): Promise<void> {
     const chosen = clips.filter((c) => sampleSubsetOf(c) === name);
     const plans = planJoined(chosen, { ...DEFAULT_JOIN, seed: seed + 1000 * k });
     const out = join(here, name);
-    const written = await writeSubset(out, k + 1, plans, cache, (seed + 1000 * k) * 100_000);
+    const written = await writeSubset(out, k + 1, plans, cache);
     for (const r of written) bytes += (await Deno.stat(join(out, r.file))).size;
     const seconds = written.reduce((s, r) => s + r.seconds, 0);
     const digits = written.reduce((s, r) => s + r.words.length, 0);

@@ -38,27 +38,26 @@ async function clearSubset(dir: string): Promise<void> {
 
 /**
  * Writes `plans` into `dir` (its earlier recordings removed first) under chapter `chapter`, numbering each
- * speaker's recordings from 0; the silence noise of recording k is seeded by `seed + k`.
+ * speaker's recordings from 0.
  */
 export async function writeSubset(
   dir: string,
   chapter: number,
   plans: readonly JoinedPlan[],
   cache: ClipCache,
-  seed: number,
 ): Promise<WrittenRecording[]> {
   await clearSubset(dir);
   const written: WrittenRecording[] = [];
   const transcripts = new Map<string, string[]>();
   const counts = new Map<number, number>();
-  for (const [k, plan] of plans.entries()) {
+  for (const plan of plans) {
     const n = counts.get(plan.speakerId) ?? 0;
     counts.set(plan.speakerId, n + 1);
     const uttId = `${plan.speakerId}-${chapter}-${String(n).padStart(4, "0")}`;
     const folder = join(String(plan.speakerId), String(chapter));
     await Deno.mkdir(join(dir, folder), { recursive: true });
     const file = join(folder, `${uttId}.flac`);
-    const { samples, words } = await renderJoined(plan, cache, seed + k);
+    const { samples, words } = await renderJoined(plan, cache);
     await writeFlac(join(dir, file), samples, cache.rate);
     const transcript = words.map((w) => w.word).join(" ");
     const trans = join(folder, `${plan.speakerId}-${chapter}.trans.txt`);

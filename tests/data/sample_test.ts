@@ -85,8 +85,8 @@ async function checkRows(dir: string, rows: Row[]): Promise<string[]> {
 Deno.test("the bundled sample: joined digits of the source's training takes, dev (takes 5-7) apart from train (8-34)", async () => {
   const train = await manifest(SAMPLE + "train/");
   const dev = await manifest(SAMPLE + "dev/");
-  assert.equal(train.length, 480);
-  assert.equal(dev.length, 48);
+  assert.equal(train.length, 624);
+  assert.equal(dev.length, 71);
   const trainClips = await checkRows(SAMPLE + "train/", train);
   const devClips = await checkRows(SAMPLE + "dev/", dev);
   assert.equal(trainClips.length, 1620);
