@@ -15,7 +15,7 @@ import { type Recording, transcribeRecordings } from "../model/long_inference.ts
 import type { SpeechRecognitionModel } from "../model/recognizer.ts";
 import { transcriptDocument } from "../model/segments.ts";
 import { loadModel, requireGpu, runCli, UsageError } from "./common.ts";
-import { helpText } from "./flags.ts";
+import { decoderFlagOptions, helpText } from "./flags.ts";
 import {
   batchOptions,
   parseTranscribeArgs,
@@ -75,6 +75,8 @@ export async function main(args: string[]): Promise<number> {
     lm: values.lm ? await loadArpa(values.lm) : null,
     alpha: values.alpha,
     beta: values.beta,
+    alphabet: model.config.alphabet,
+    ...await decoderFlagOptions(values),
   };
   if (decoder.lm && decoder.decoder === "greedy") decoder.decoder = "beam";
   const profile = new ProfileSession(values.profile);

@@ -6,7 +6,7 @@
  * log-probabilities at all, beam search holds the recording's (29 floats per 25 ms: 4.6 kB per second), since
  * its language-model state runs across the whole recording.
  */
-import { N_CLASS } from "../data/text.ts";
+import { TUTORIAL_ALPHABET } from "../data/alphabet.ts";
 import { profilePhase } from "../engine/profiler.ts";
 import { GreedyDecoder } from "./decode.ts";
 import { decodeLogProbs, type DecoderOptions, logProbsOf, type Transcript } from "./inference.ts";
@@ -73,6 +73,8 @@ export interface RecordingResult {
  */
 export class RecordingDecoder {
   private greedy: GreedyDecoder | null;
+  /** Values per frame: the alphabet's classes. */
+  private readonly nClass: number;
   private kept: Float32Array[] = [];
   /** Words already handed to `onWords`. */
   private reported = 0;
@@ -80,12 +82,15 @@ export class RecordingDecoder {
   windows = 0;
 
   constructor(private opts: DecoderOptions, private onWords?: (words: WordTiming[], frames: number) => void) {
-    this.greedy = (opts.decoder ?? "greedy") === "greedy" ? new GreedyDecoder() : null;
+    this.greedy = (opts.decoder ?? "greedy") === "greedy"
+      ? new GreedyDecoder({ alphabet: opts.alphabet, calibration: opts.calibration })
+      : null;
+    this.nClass = (opts.alphabet ?? TUTORIAL_ALPHABET).size;
   }
 
   push(logProbs: Float32Array, from: number, count: number): void {
-    if (this.greedy) this.greedy.push(logProbs, count, from * N_CLASS);
-    else this.kept.push(logProbs.slice(from * N_CLASS, (from + count) * N_CLASS));
+    if (this.greedy) this.greedy.push(logProbs, count, from * this.nClass);
+    else this.kept.push(logProbs.slice(from * this.nClass, (from + count) * this.nClass));
     this.frames += count;
     this.windows++;
     if (this.greedy && this.onWords) {
@@ -112,7 +117,7 @@ export class RecordingDecoder {
       const d = this.greedy.result();
       return { text: d.text, words: d.words };
     }
-    const all = new Float32Array(this.frames * N_CLASS);
+    const all = new Float32Array(this.frames * this.nClass);
     let at = 0;
     for (const k of this.kept) {
       all.set(k, at);
