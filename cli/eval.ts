@@ -6,6 +6,8 @@
  * With --tune, alpha and beta of the LM beam search are grid-searched on the evaluated set.
  */
 import { writeFileAtomic } from "../data/atomic_write.ts";
+import { type Alphabet, TUTORIAL_ALPHABET } from "../data/alphabet.ts";
+import { normaliseTranscript } from "../data/normalise.ts";
 import { loadAudio } from "../data/audio.ts";
 import { type Corpus, CorpusError, describeProblem, type UtteranceInfo } from "../data/corpus.ts";
 import { openCorpus } from "../data/manifest.ts";
@@ -103,9 +105,15 @@ interface Scored {
   hypotheses: string[];
 }
 
+/** A reference as the model's alphabet writes it: the rule training applies to its labels (data/normalise.ts). */
+function reference(u: UtteranceInfo, alphabet: Alphabet): string {
+  return normaliseTranscript(u.transcript, alphabet);
+}
+
 function score(items: UtteranceInfo[], outputs: UtteranceLogProbs[], opts: DecoderOptions): Scored {
+  const alphabet = opts.alphabet ?? TUTORIAL_ALPHABET;
   const hypotheses = outputs.map((u) => decodeLogProbs(u, opts).text);
-  const references = items.map((u) => u.transcript.toLowerCase());
+  const references = items.map((u) => reference(u, alphabet));
   return { rates: errorRates(references, hypotheses), hypotheses };
 }
 
@@ -131,9 +139,10 @@ export async function main(args: string[]): Promise<number> {
   profile.start();
   const { kept, outputs, skipped } = await modelOutputs(model, items, values["batch-size"]);
   for (const s of skipped) console.error(`eval: skipped ${s}`);
-  const best = await decodeAndScore(values, kept, outputs);
+  const alphabet = model.config.alphabet;
+  const best = await decodeAndScore(values, kept, outputs, alphabet);
   const tsvPath = values.predictions ?? values.checkpoint.replace(/\.safetensors$/, "") + ".predictions.tsv";
-  await writePredictions(tsvPath, kept, best.hypotheses);
+  await writePredictions(tsvPath, kept, best.hypotheses, alphabet);
   console.error(`eval: predictions written to ${tsvPath}`);
   if (skipped.length > 0) console.error(`eval: ${skipped.length} unreadable file(s) skipped`);
   model.dispose();
@@ -231,6 +240,7 @@ async function decodeAndScore(
   values: EvalValues,
   kept: UtteranceInfo[],
   outputs: UtteranceLogProbs[],
+  alphabet: Alphabet,
 ): Promise<Scored> {
   const lm = values.lm ? await profilePhase("load LM", () => loadArpa(values.lm!)) : null;
   const base: DecoderOptions = {
@@ -240,9 +250,10 @@ async function decodeAndScore(
     alpha: values.alpha,
     beta: values.beta,
     ...await decoderFlagOptions(values),
+    alphabet,
   };
   if (lm || values.decoder === "beam") {
-    const greedy = profilePhase("CTC decoding", () => score(kept, outputs, { decoder: "greedy" }));
+    const greedy = profilePhase("CTC decoding", () => score(kept, outputs, { decoder: "greedy", alphabet }));
     console.log(`greedy:      ${describe(greedy.rates)}`);
   }
   const best = profilePhase("CTC decoding", () => score(kept, outputs, base));
@@ -251,7 +262,7 @@ async function decodeAndScore(
       describe(best.rates)
     }`,
   );
-  console.log(confidenceLine(kept.map((u) => u.transcript.toLowerCase()), outputs, base));
+  console.log(confidenceLine(kept.map((u) => reference(u, alphabet)), outputs, base));
   return values.tune && lm ? tune(kept, outputs, base, best) : best;
 }
 
@@ -277,10 +288,15 @@ function tune(
 }
 
 /** The predictions TSV: id, reference, hypothesis, cer, wer. */
-async function writePredictions(path: string, kept: UtteranceInfo[], hypotheses: string[]): Promise<void> {
+async function writePredictions(
+  path: string,
+  kept: UtteranceInfo[],
+  hypotheses: string[],
+  alphabet: Alphabet,
+): Promise<void> {
   const lines = ["id\treference\thypothesis\tcer\twer"];
   kept.forEach((u, i) => {
-    const ref = u.transcript.toLowerCase();
+    const ref = reference(u, alphabet);
     const hyp = hypotheses[i];
     lines.push(`${u.fileId}\t${ref}\t${hyp}\t${cer(ref, hyp).toFixed(4)}\t${wer(ref, hyp).toFixed(4)}`);
   });
