@@ -8,10 +8,11 @@ import {
 } from "../model/config.ts";
 import { UsageError } from "./common.ts";
 import { defineCli, type Flag, helpText, parseFlags } from "./flags.ts";
+import { DISTRIBUTED_FLAGS, type DistributedArgs, distributedArgs } from "./distributed_flags.ts";
 import { FINETUNE_FLAGS, type FinetuneArgs, finetuneArgs } from "./finetune_flags.ts";
 import { DATA_FLAGS, type TrainDataArgs, trainDataArgs } from "./train_data_flags.ts";
 
-export interface TrainArgs extends FinetuneArgs, TrainDataArgs {
+export interface TrainArgs extends FinetuneArgs, TrainDataArgs, DistributedArgs {
   config: ModelConfig;
   configName: string;
   epochs: number;
@@ -249,6 +250,7 @@ small model on the bundled sample corpus (data/sample, CC0 speech) so you can se
       ...FINETUNE_FLAGS,
       ...trainingFlags(d),
       ...OUTPUT_FLAGS,
+      ...DISTRIBUTED_FLAGS,
     },
   });
 }
@@ -308,5 +310,6 @@ export function parseTrainArgs(
     memory: values.memory,
     memoryLimit: values["memory-limit"] ?? null,
     ...finetuneArgs(values),
+    ...distributedArgs(values),
   };
 }

@@ -24,7 +24,8 @@ import { broadcastTensors } from "../dist/broadcast_tensors.ts";
 import { GradientReducer } from "../dist/grad_reducer.ts";
 import { communicator } from "../dist/open.ts";
 import { type GlobalBatch, globalBatch, shardRange } from "../dist/shard.ts";
-import { Watchdog } from "../dist/watchdog.ts";
+import { heartbeatDir, Heartbeats } from "../dist/heartbeat.ts";
+import { timeoutOptions, Watchdog } from "../dist/watchdog.ts";
 import { AudioPool } from "../data/audio_pool.ts";
 import { type Batch, BatchLoader, selectBatches, spectrogramFrames } from "../data/batching.ts";
 import { melSpectrogram } from "../data/features.ts";
@@ -77,6 +78,8 @@ function padFrames(features: Tensor, frames: number): Tensor {
 /** What rank 0 tells the other ranks about how the run starts. */
 interface StartInfo {
   args: TrainArgs;
+  /** Rank 0's run folder (its heartbeat folder is the ranks' meeting place; its default name has the time). */
+  runDir: string;
   config: Record<string, string>;
   resumed:
     | { position: Position; schedule: { lastEpoch: number }; infeasible: number; bestCer: number }
@@ -188,6 +191,7 @@ async function resumeOrStart(
       resume: true,
       out: outDir,
       workers: args.workers,
+      hangTimeout: args.hangTimeout,
       profile: args.profile,
       memory: args.memory,
       memoryLimit: args.memoryLimit,
@@ -246,11 +250,17 @@ export class TrainingRun {
   ) {
     this.comm = parts.comm;
     if (this.comm.size > 1) {
+      const heartbeats = new Heartbeats(heartbeatDir(outDir), parts.comm.rank, parts.comm.size);
+      this.watchdog = new Watchdog(
+        (line) => {
+          console.error(`train: ${line}; ending the job`);
+          this.comm.abort(1);
+        },
+        timeoutOptions(args.hangTimeout),
+        heartbeats,
+      );
+      this.comm = this.watchdog.watch(parts.comm);
       this.reducer = new GradientReducer(this.comm, parts.optimizer.params);
-      this.watchdog = new Watchdog((line) => {
-        console.error(`train: rank ${this.comm.rank}: ${line}: another rank died or hangs; ending the job`);
-        this.comm.abort(1);
-      });
     }
     this.optimizer = parts.optimizer;
     this.schedule = parts.schedule;
@@ -298,6 +308,7 @@ export class TrainingRun {
       const meta = state?.meta;
       start = {
         args: r.args,
+        runDir: outDir,
         config: configToMetadata(found.config),
         resumed: meta
           ? {
@@ -309,7 +320,9 @@ export class TrainingRun {
           : null,
       };
     }
+    if (lead && comm.size > 1) Heartbeats.prepare(heartbeatDir(outDir));
     if (comm.size > 1) start = await broadcastJson(comm, start);
+    if (!lead) outDir = start!.runDir;
     const { args, resumed } = start!;
     if (!lead) {
       // JSON has no Infinity: a run without an evaluation yet sends null.
@@ -477,9 +490,9 @@ export class TrainingRun {
         maxLabel: b.maxLabelLength,
       }
       : { utterances: 0, frames: 0, maxLabel: 0 };
-    const g: GlobalBatch = comm.size === 1 ? { ...mine, firstSample: 0 } : await this.watchdog!.guard(
-      `waiting for the other ranks at step ${pos.step + 1}`,
-      globalBatch(comm, mine),
+    const g: GlobalBatch = comm.size === 1 ? { ...mine, firstSample: 0 } : await this.#collective(
+      `the batch-size exchange of step ${pos.step + 1}`,
+      () => globalBatch(comm, mine),
     );
     if (g.utterances === 0) {
       pos.batch = k + 1;
@@ -496,9 +509,9 @@ export class TrainingRun {
     };
     if (this.reducer) {
       await profilePhase("all-reduce", () =>
-        this.watchdog!.guard(
+        this.#collective(
           `the gradient all-reduce of step ${pos.step + 1}`,
-          this.reducer!.allReduce(result.loss),
+          () => this.reducer!.allReduce(result.loss),
         ));
     }
     applyUpdate(this.optimizer, result.loss, { lr, beta1 });
@@ -547,8 +560,19 @@ export class TrainingRun {
   }
 
   async #flushLosses(progress: Progress): Promise<void> {
-    const infeasible = await this.losses.flush(this.log, this.pos.epoch, progress, this.pos.batch, this.comm);
+    const infeasible = await this.#collective(
+      `the loss readback after step ${this.pos.step}`,
+      () => this.losses.flush(this.log, this.pos.epoch, progress, this.pos.batch, this.comm),
+    );
     this.infeasible += infeasible;
+  }
+
+  /**
+   * `work`, whose collectives are labelled `what` for the watchdog; `patient` where a rank may wait long for
+   * another's legitimate work (a checkpoint being written, an evaluation shard).
+   */
+  #collective<T>(what: string, work: () => Promise<T>, patient = false): Promise<T> {
+    return this.watchdog ? this.watchdog.guard(what, work, { patient }) : work();
   }
 
   /** Eval on the dev set, the end-of-epoch checkpoint and the HTML report. */
@@ -556,7 +580,12 @@ export class TrainingRun {
     const { args, pos } = this;
     const r = await profilePhase(
       "eval",
-      () => evaluate(this.model, this.data.eval, this.pool, args.batchSize, this.comm),
+      () =>
+        this.#collective(
+          `the evaluation after epoch ${pos.epoch + 1}`,
+          () => evaluate(this.model, this.data.eval, this.pool, args.batchSize, this.comm),
+          true,
+        ),
     );
     this.log.eval(pos.step, pos.epoch + 1, {
       cer: r.corpusCer,
@@ -582,12 +611,14 @@ export class TrainingRun {
 
   /**
    * A checkpoint of the weights and everything a resume needs, at `pos` (rank 0 writes it; the other ranks,
-   * which hold the same values, wait for it outside the watchdog's deadline).
+   * which hold the same values, wait for it within the watchdog's patient deadline).
    */
   async #saveCheckpoint(pos: Position, cer?: number): Promise<void> {
-    if (this.comm.rank !== 0) return await this.comm.barrier();
+    const barrier = () =>
+      this.#collective(`the checkpoint of step ${pos.step}`, () => this.comm.barrier(), true);
+    if (this.comm.rank !== 0) return await barrier();
     await this.#writeCheckpoint(pos, cer);
-    await this.comm.barrier();
+    await barrier();
   }
 
   async #writeCheckpoint(pos: Position, cer?: number): Promise<void> {
@@ -620,6 +651,7 @@ export class TrainingRun {
     await this.#profile.stop();
     await this.comm.close();
     if (this.comm.rank !== 0) Deno.exit(0);
+    if (this.watchdog) Heartbeats.remove(heartbeatDir(outDir));
     console.log(
       `done: ${this.pos.step} steps; best dev CER ${this.bestCer.toFixed(4)}; checkpoints in ` +
         `${outDir}/checkpoints; report ${outDir}/report.html`,

@@ -319,6 +319,7 @@ Deno.test("train: data-dependent defaults, --specaugment/--no-specaugment, and t
     "epochs",
     "evalLimit",
     "freeze",
+    "hangTimeout",
     "initFrom",
     "keep",
     "limit",

@@ -6,7 +6,7 @@
  */
 import { equal, ok } from "node:assert/strict";
 import { loadCheckpoint } from "../../model/checkpoint.ts";
-import { mpirun, MPIRUN_MISSING } from "./mpirun.ts";
+import { mpirun, MPIRUN_MISSING, processesOf } from "./mpirun.ts";
 
 const TRAIN = new URL("../../train.ts", import.meta.url).pathname;
 const ARGS = [
@@ -74,24 +74,6 @@ async function weightDistance(a: string, b: string): Promise<number> {
 
 async function exists(path: string): Promise<boolean> {
   return await Deno.stat(path).then(() => true, () => false);
-}
-
-/** Pids of live processes whose command line mentions `needle`, with their MPI rank (from their environment). */
-async function processesOf(needle: string): Promise<{ pid: number; rank: string | undefined }[]> {
-  const found: { pid: number; rank: string | undefined }[] = [];
-  for await (const e of Deno.readDir("/proc")) {
-    if (!/^\d+$/.test(e.name) || Number(e.name) === Deno.pid) continue;
-    try {
-      const cmd = await Deno.readTextFile(`/proc/${e.name}/cmdline`);
-      if (!cmd.includes(needle)) continue;
-      const status = await Deno.readTextFile(`/proc/${e.name}/status`);
-      if (/State:\s+Z/.test(status)) continue;
-      const env = await Deno.readTextFile(`/proc/${e.name}/environ`);
-      const rank = env.split("\0").find((v) => v.startsWith("OMPI_COMM_WORLD_RANK="))?.split("=")[1];
-      found.push({ pid: Number(e.name), rank });
-    } catch { /* gone meanwhile */ }
-  }
-  return found;
 }
 
 const decode = (b: Uint8Array) => new TextDecoder().decode(b);
