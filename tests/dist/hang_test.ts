@@ -88,7 +88,7 @@ Deno.test({
         /^train: rank 1 \(pid \d+ on .+\) (has not reached this collective|entered this collective but stopped responding)/,
       );
       const waited =
-        /rank 0 waited (\d+\.\d) s in the (batch-size exchange|gradient all-reduce|loss readback) (of|after) step \d+ /
+        /rank 0 waited (\d+\.\d) s in the (batch-size exchange|gradient all-reduce|loss readback|checkpoint) (of|after) step \d+ /
           .exec(line);
       ok(waited, `the line should say where rank 0 waited, and for how long: ${line}`);
       const deadline = Number(waited[1]);
