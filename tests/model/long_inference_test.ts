@@ -24,9 +24,10 @@ await initGpu();
 const CHECKPOINT = new URL("pytorch_trained/model.safetensors", TORCH_FIXTURES_DIR).pathname;
 const SAMPLE = new URL("../../data/sample/train/", import.meta.url).pathname;
 
-/** Real speech: the first `n` clips of the bundled sample corpus joined end to end (no silence added). */
+/** Real speech: the first `n` recordings of 2 s or more of the bundled sample corpus joined end to end. */
 async function joinedClips(n: number): Promise<Float32Array> {
-  const lines = (await Deno.readTextFile(`${SAMPLE}manifest.tsv`)).trim().split("\n").slice(1, n + 1);
+  const lines = (await Deno.readTextFile(`${SAMPLE}manifest.tsv`)).trim().split("\n").slice(1)
+    .filter((l) => Number(l.split("\t")[1]) >= 2).slice(0, n);
   const parts = await Promise.all(
     lines.map(async (l) => (await loadAudio(SAMPLE + l.split("\t")[0])).waveform),
   );
