@@ -29,13 +29,13 @@ const CHECKPOINT = await exists(FSDD_TINY) ? FSDD_TINY : PYTORCH_TRAINED;
 async function clip(name: string): Promise<Float32Array> {
   return (await loadAudio(`${SAMPLE}90001/1/90001-1-${name}.flac`, 16000)).waveform;
 }
-const long = await clip("0006"); // 4.3 s
+const long = await clip("0020"); // 4.2 s
 const clips = [
   (await clip("0000")).slice(4000, 4000 + 8001), // 0.5 s, an odd number of frames (41)
-  await clip("0011"), // 0.8 s
+  await clip("0009"), // 0.8 s
   (await clip("0001")).slice(0, 16000), // 1 s, an even number of frames (81)
-  await clip("0004"), // 0.9 s
-  await clip("0007"), // 1.9 s
+  await clip("0005"), // 0.9 s
+  await clip("0007"), // 1.7 s
 ];
 
 /**
