@@ -33,6 +33,8 @@ export interface PageResult {
   /** Wall time of the transcription over the audio's duration. */
   realTimeFactor: number;
   adapter: string;
+  /** For a microphone recording: the rate and length of what the microphone gave, before resampling. */
+  capture?: { sampleRate: number; seconds: number };
   /** With ?logprobs=1: the clip's log-probabilities, `length` valid rows of 29 of `time`. */
   logProbs?: number[];
   time?: number;
@@ -115,7 +117,7 @@ function loadModelFile(file: File): Promise<void> {
   });
 }
 
-function transcribeBytes(bytes: Uint8Array, name: string): Promise<void> {
+function transcribeBytes(bytes: Uint8Array, name: string, capture?: PageResult["capture"]): Promise<void> {
   return queue(async () => {
     setState("working");
     $("transcript").textContent = "";
@@ -139,6 +141,7 @@ function transcribeBytes(bytes: Uint8Array, name: string): Promise<void> {
       seconds,
       realTimeFactor: elapsed / seconds,
       adapter: adapter?.name ?? "",
+      ...(capture ? { capture } : {}),
     };
     if (params.get("logprobs") === "1") {
       const lp = await clipLogProbs(model!, waveform);
@@ -209,6 +212,8 @@ function wireInputs(): void {
   let recording: Awaited<ReturnType<typeof startRecording>> | null = null;
   const button = $<HTMLButtonElement>("record");
   button.addEventListener("click", async () => {
+    // Not clickable while the microphone opens or the recording closes: a second click would open another.
+    button.disabled = true;
     try {
       if (!recording) {
         recording = await startRecording();
@@ -216,14 +221,18 @@ function wireInputs(): void {
         $("record-status").textContent = "recording...";
         return;
       }
-      const bytes = await recording.stop();
+      const { wav, sampleRate, seconds } = await recording.stop();
       recording = null;
       button.textContent = "Record from the microphone";
-      $("record-status").textContent = "";
-      await transcribeBytes(bytes, "microphone recording");
+      $("record-status").textContent = `recorded ${seconds.toFixed(1)} s at ${sampleRate} Hz`;
+      button.disabled = false;
+      await transcribeBytes(wav, "microphone recording", { sampleRate, seconds });
     } catch (e) {
       recording = null;
+      button.textContent = "Record from the microphone";
       showError(e);
+    } finally {
+      button.disabled = false;
     }
   });
 }

@@ -78,17 +78,23 @@ function contentType(file: string): string {
   return "application/octet-stream";
 }
 
+/** What a test may add to a launch. */
+export interface LaunchOptions {
+  /** Extra Chromium switches, e.g. the fake microphone's (tests/web/input_test.ts). */
+  args?: string[];
+}
+
 /** A headless Chromium with a fresh profile (deleted at close) and one page, its console kept for messages. */
 export class Browser {
   readonly console: string[] = [];
   private constructor(readonly context: BrowserContext, readonly page: Page, private profile: string) {}
 
-  static async launch(): Promise<Browser> {
+  static async launch(options: LaunchOptions = {}): Promise<Browser> {
     const profile = await Deno.makeTempDir({ prefix: "speech_chromium_" });
     const context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      args: ARGS,
+      args: [...ARGS, ...(options.args ?? [])],
     });
     const page = context.pages()[0] ?? await context.newPage();
     const b = new Browser(context, page, profile);
