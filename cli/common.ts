@@ -42,8 +42,8 @@ export async function requireGpu(): Promise<void> {
   }
 }
 
-/** Loads a checkpoint file into a model; a missing file or mismatched tensors give one clear error. */
-export async function loadModel(path: string): Promise<SpeechRecognitionModel> {
+/** A missing checkpoint as one clear line, checked before a command spends time on its inputs. */
+export async function requireCheckpointFile(path: string): Promise<void> {
   try {
     await Deno.stat(path);
   } catch {
@@ -51,6 +51,11 @@ export async function loadModel(path: string): Promise<SpeechRecognitionModel> {
       `checkpoint not found: ${path} (train one with \`deno task train\`, or pass --checkpoint)`,
     );
   }
+}
+
+/** Loads a checkpoint file into a model; a missing file or mismatched tensors give one clear error. */
+export async function loadModel(path: string): Promise<SpeechRecognitionModel> {
+  await requireCheckpointFile(path);
   // The config, alphabet included, comes from the file's metadata: a bad value there is named with the file.
   const { config, weights, shapes } = await loadCheckpoint(path).catch((e: Error) => {
     throw e instanceof Deno.errors.NotFound ? e : new UsageError(e.message);

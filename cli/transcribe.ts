@@ -14,7 +14,7 @@ import type { DecoderOptions } from "../model/inference.ts";
 import { type Recording, transcribeRecordings } from "../model/long_inference.ts";
 import type { SpeechRecognitionModel } from "../model/recognizer.ts";
 import { transcriptDocument } from "../model/segments.ts";
-import { loadModel, requireGpu, runCli, UsageError } from "./common.ts";
+import { loadModel, requireCheckpointFile, requireGpu, runCli, UsageError } from "./common.ts";
 import { decoderFlagOptions, helpText } from "./flags.ts";
 import {
   batchOptions,
@@ -46,6 +46,7 @@ export async function main(args: string[]): Promise<number> {
     console.log(helpText(TRANSCRIBE_SPEC));
     return 0;
   }
+  await requireCheckpointFile(values.checkpoint);
   const { inputs, problems } = await expandInputs(values.files);
   for (const p of problems) reportSkip(null, p.where, p.reason);
   const outputDir = values["output-dir"];
