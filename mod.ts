@@ -71,8 +71,20 @@ export {
 } from "./data/audio_stream.ts";
 export { resample } from "./data/resample.ts";
 
-// Text, corpora, splits and download.
+export { decodeAudioBytes } from "./data/audio_bytes.ts";
+
+// Text, alphabets, corpora, splits and download.
 export { BLANK, CharacterMapError, CHARACTERS, intsToText, N_CLASS, textToInts } from "./data/text.ts";
+export {
+  type Alphabet,
+  AlphabetError,
+  alphabetOf,
+  formatAlphabet,
+  parseAlphabet,
+  readAlphabetFile,
+  TUTORIAL_ALPHABET,
+} from "./data/alphabet.ts";
+export { normaliseTranscript } from "./data/normalise.ts";
 export {
   CorpusError,
   type CorpusOptions,
@@ -133,6 +145,9 @@ export type {
 export { type ModelConfig, PRESETS, TUTORIAL_CONFIG } from "./model/config.ts";
 export { SpeechRecognitionModel } from "./model/recognizer.ts";
 export { loadCheckpoint, saveCheckpoint } from "./model/checkpoint.ts";
+export { readCheckpoint } from "./model/checkpoint_bytes.ts";
+export { describeInit, type InitReport, matchWeights } from "./model/init_from.ts";
+export { FREEZE_GROUPS, FreezeError, freezeParameters } from "./model/freeze.ts";
 export { decodeLogProbs, logProbsOf, type Transcript, type UtteranceLogProbs } from "./model/inference.ts";
 export {
   DEFAULT_WINDOW,
@@ -176,3 +191,20 @@ export {
   type WordTiming,
   wordTimings,
 } from "./model/word_timestamps.ts";
+
+// Transcripts in seconds, segments, output formats and forced alignment.
+export type { Segment, TimedWord, TranscriptDocument } from "./model/transcript_document.ts";
+export { segmentWords, transcriptDocument } from "./model/segments.ts";
+export { formatDocument, OUTPUT_FORMATS, type OutputFormat, parseSrt, parseVtt } from "./cli/formats/mod.ts";
+export { AlignmentError, ctcViterbi } from "./model/align.ts";
+export { alignText } from "./model/align_words.ts";
+export { alignmentText, AlignmentTextError } from "./model/align_text.ts";
+export { recordingLogProbs } from "./model/align_audio.ts";
+
+// Word confidence, calibration and hotwords.
+export { expectedCalibrationError, fitCalibration } from "./model/calibration.ts";
+export { compileHotwords, type Hotword, parseHotword, readHotwordsFile } from "./model/hotwords.ts";
+
+// Data-parallel training: the communicator (MPI under mpirun, else one process).
+export { communicator } from "./dist/open.ts";
+export type { Communicator } from "./dist/communicator.ts";

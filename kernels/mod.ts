@@ -11,3 +11,4 @@ export { dropout } from "./dropout.ts";
 export { linear } from "./linear.ts";
 export { biGru, type BiGruOptions, type BiGruWeights } from "./gru.ts";
 export { ctcLoss, ctcLossWithSamples, type CtcOptions, type CtcResult } from "./ctc.ts";
+export { timeMask, type TimeMaskOptions } from "./time_mask.ts";
