@@ -13,6 +13,7 @@ import { GpuError } from "../engine/device.ts";
 import { AlignmentError, DEFAULT_MAX_ALIGNMENT_BYTES, describeBytes } from "../model/align.ts";
 import { recordingLogProbs } from "../model/align_audio.ts";
 import { alignText } from "../model/align_words.ts";
+import { FrameLevelMeter } from "../model/speech_edges.ts";
 import type { SpeechRecognitionModel } from "../model/recognizer.ts";
 import { roundSeconds, segmentWords } from "../model/segments.ts";
 import type { TranscriptDocument } from "../model/transcript_document.ts";
@@ -204,9 +205,11 @@ async function alignJob(
       const frames = outputFrames(Math.round(stream.durationSeconds * 16000));
       if (frames > frameLimit(job, s.maxBytes)) throw tooLong(job, frames, s.maxBytes);
     }
+    const meter = new FrameLevelMeter();
     const counted = (async function* () {
       for await (const chunk of stream) {
         samples += chunk.length;
+        meter.add(chunk);
         yield chunk;
       }
     })();
@@ -216,7 +219,7 @@ async function alignJob(
       maxFrames: { frames: frameLimit(job, s.maxBytes), error: (f) => tooLong(job, f, s.maxBytes) },
     });
     const duration = samples / 16000;
-    const words = alignText(job.text, lp, { maxBytes: s.maxBytes, duration });
+    const words = alignText(job.text, lp, { maxBytes: s.maxBytes, duration, levels: meter.result() });
     return { text: job.text.text, duration: roundSeconds(duration), segments: segmentWords(words) };
   } finally {
     await stream.close();

@@ -5,11 +5,13 @@
  * A character lasts from the first to the end of the last frame the path spends on it. A word lasts from its
  * first character's first frame to the end of its last character's last frame, so the blanks inside it count,
  * those around it do not. A word's `probability` is the mean posterior, along the path, of its frames (blanks
- * inside it included); a character's, of its own frames.
+ * inside it included); a character's, of its own frames. Given the recording's frame levels, a word's edges are
+ * then moved off silence (model/speech_edges.ts), its first character's start and last character's end with them.
  */
 import { type CtcAlignment, ctcViterbi, type CtcViterbiOptions } from "./align.ts";
 import type { AlignmentText } from "./align_text.ts";
 import { roundSeconds } from "./segments.ts";
+import { trimSilentEdges } from "./speech_edges.ts";
 import type { TimedWord } from "./transcript_document.ts";
 import { FRAME_HOP_SECONDS } from "./word_timestamps.ts";
 
@@ -51,12 +53,22 @@ function meanPosterior(lp: RecordingLogProbs, path: Int32Array, from: number, to
   return to > from ? sum / (to - from) : 0;
 }
 
+/** How alignment frames become times. */
+export interface WordTimingOptions {
+  /** Seconds between frames (default FRAME_HOP_SECONDS). */
+  hop?: number;
+  /** The recording's length in seconds: no time is later. */
+  duration?: number;
+  /** Each frame's level (model/speech_edges.ts); given, word edges are moved off silence. */
+  levels?: ArrayLike<number>;
+}
+
 /** The words of `text` timed by an alignment of its labels. */
 export function wordsOfAlignment(
   text: AlignmentText,
   alignment: CtcAlignment,
   lp: RecordingLogProbs,
-  opts: { hop?: number; duration?: number } = {},
+  opts: WordTimingOptions = {},
 ): AlignedWord[] {
   const hop = opts.hop ?? FRAME_HOP_SECONDS;
   const duration = opts.duration ?? Infinity;
@@ -85,6 +97,14 @@ export function wordsOfAlignment(
     lastFrame[w] = end;
   }
   words.forEach((w, i) => {
+    if (opts.levels && w.chars.length > 0) {
+      const span = trimSilentEdges(firstFrame[i], lastFrame[i] - 1, opts.levels);
+      firstFrame[i] = span.start;
+      lastFrame[i] = span.end + 1;
+      const first = w.chars[0], last = w.chars[w.chars.length - 1];
+      first.start = Math.min(seconds(span.start, hop, duration), first.end);
+      last.end = Math.max(seconds(span.end + 1, hop, duration), last.start);
+    }
     w.start = seconds(firstFrame[i], hop, duration);
     w.end = seconds(lastFrame[i], hop, duration);
     w.probability = score(meanPosterior(lp, alignment.path, firstFrame[i], lastFrame[i]));
@@ -99,7 +119,7 @@ export function wordsOfAlignment(
 export function alignText(
   text: AlignmentText,
   lp: RecordingLogProbs,
-  opts: CtcViterbiOptions & { hop?: number; duration?: number } = {},
+  opts: CtcViterbiOptions & WordTimingOptions = {},
 ): AlignedWord[] {
   const alignment = ctcViterbi(lp.logProbs, lp.frames, lp.nClass, text.labels, lp.nClass - 1, opts);
   return wordsOfAlignment(text, alignment, lp, opts);

@@ -11,6 +11,7 @@ import { profilePhase } from "../engine/profiler.ts";
 import { GreedyDecoder } from "./decode.ts";
 import { decodeLogProbs, type DecoderOptions, logProbsOf, type Transcript } from "./inference.ts";
 import type { SpeechRecognitionModel } from "./recognizer.ts";
+import { frameLevels, trimSilentEdges } from "./speech_edges.ts";
 import type { WordTiming } from "./word_timestamps.ts";
 import {
   outputFrames,
@@ -78,6 +79,8 @@ export class RecordingDecoder {
   private kept: Float32Array[] = [];
   /** Words already handed to `onWords`. */
   private reported = 0;
+  /** Each frame's level (model/speech_edges.ts), or null once a window came without them: no trimming then. */
+  private levels: number[] | null = [];
   frames = 0;
   windows = 0;
 
@@ -88,7 +91,10 @@ export class RecordingDecoder {
     this.nClass = (opts.alphabet ?? TUTORIAL_ALPHABET).size;
   }
 
-  push(logProbs: Float32Array, from: number, count: number): void {
+  /** `levels`, one per kept frame, let words be moved off silence (model/speech_edges.ts). */
+  push(logProbs: Float32Array, from: number, count: number, levels?: ArrayLike<number>): void {
+    if (levels && this.levels) { for (let k = 0; k < count; k++) this.levels.push(levels[k]); }
+    else this.levels = null;
     if (this.greedy) this.greedy.push(logProbs, count, from * this.nClass);
     else this.kept.push(logProbs.slice(from * this.nClass, (from + count) * this.nClass));
     this.frames += count;
@@ -108,14 +114,14 @@ export class RecordingDecoder {
 
   private report(words: WordTiming[]): void {
     if (!this.onWords || words.length <= this.reported) return;
-    this.onWords(words.slice(this.reported), this.frames);
+    this.onWords(this.offSilence(words.slice(this.reported)), this.frames);
     this.reported = words.length;
   }
 
   private decode(): Transcript {
     if (this.greedy) {
       const d = this.greedy.result();
-      return { text: d.text, words: d.words };
+      return { text: d.text, words: this.offSilence(d.words) };
     }
     const all = new Float32Array(this.frames * this.nClass);
     let at = 0;
@@ -124,7 +130,17 @@ export class RecordingDecoder {
       at += k.length;
     }
     this.kept = [];
-    return decodeLogProbs({ logProbs: all, time: this.frames, length: this.frames }, this.opts);
+    const t = decodeLogProbs({ logProbs: all, time: this.frames, length: this.frames }, this.opts);
+    return { ...t, words: this.offSilence(t.words) };
+  }
+
+  private offSilence(words: WordTiming[]): WordTiming[] {
+    const levels = this.levels;
+    if (!levels) return words;
+    return words.map((w) => {
+      const { start, end } = trimSilentEdges(w.startFrame, w.endFrame, levels);
+      return { ...w, startFrame: start, endFrame: end };
+    });
   }
 }
 
@@ -226,6 +242,8 @@ interface Pending {
   recording: number;
   window: Window;
   samples: Float32Array;
+  /** The levels of the window's kept frames. */
+  levels: Float32Array;
 }
 
 /**
@@ -268,7 +286,7 @@ export async function* transcribeRecordings(
         throw new Error(`window ${p.window.index} of ${names[p.recording]}: kept frames outside its output`);
       }
       const d = decoders[p.recording];
-      profilePhase("decode text", () => d.push(u.logProbs, from, count));
+      profilePhase("decode text", () => d.push(u.logProbs, from, count, p.levels));
       if (p.window.last) {
         done[p.recording] = {
           name: names[p.recording],
@@ -309,7 +327,9 @@ export async function* transcribeRecordings(
       }
       if (item.done) break;
       if (pending.length > 0 && !roomFor(item.value.samples.length)) await runBatch();
-      pending.push({ recording: index, ...item.value });
+      const { window: w, samples } = item.value;
+      const levels = frameLevels(samples, w.start, w.keepFrom, w.keepTo - w.keepFrom);
+      pending.push({ recording: index, window: w, samples, levels });
       longest = Math.max(longest, item.value.samples.length);
       // A batch of full windows (the common case for long recordings) runs at once, not when the next arrives.
       if (!roomFor(o.length)) await runBatch();
