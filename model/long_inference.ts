@@ -101,20 +101,23 @@ export class RecordingDecoder {
     this.windows++;
     if (this.greedy && this.onWords) {
       const d = this.greedy.result();
-      // The last word may still grow in the next window unless a space has closed it.
-      this.report(d.text.endsWith(" ") ? d.words : d.words.slice(0, -1));
+      // The last word may still grow in the next window unless a space has closed it; until then it has started
+      // at its first frame, so the decoder has only got that far as the caller's pauses are concerned.
+      if (d.text.endsWith(" ") || d.words.length === 0) this.report(d.words, this.frames);
+      else this.report(d.words.slice(0, -1), d.words[d.words.length - 1].startFrame);
     }
   }
 
   finish(): Transcript {
     const t = this.decode();
-    this.report(t.words);
+    this.report(t.words, this.frames);
     return t;
   }
 
-  private report(words: WordTiming[]): void {
+  /** Hands on the words not yet reported; no word after them starts before frame `decodedFrames`. */
+  private report(words: WordTiming[], decodedFrames: number): void {
     if (!this.onWords || words.length <= this.reported) return;
-    this.onWords(this.offSilence(words.slice(this.reported)), this.frames);
+    this.onWords(this.offSilence(words.slice(this.reported)), decodedFrames);
     this.reported = words.length;
   }
 

@@ -13,11 +13,13 @@ const FIXTURE_CHECKPOINT = new URL("pytorch_trained/model.safetensors", TORCH_FI
 
 /** A model that says spaces between words (trained on joined digits), when one has been committed. */
 async function wordModel(): Promise<string | null> {
-  const dir = new URL("../fixtures/fsdd_tiny/", import.meta.url).pathname;
-  try {
-    for await (const e of Deno.readDir(dir)) if (e.name.endsWith(".safetensors")) return dir + e.name;
-  } catch {
-    // not there
+  for (const name of ["fsdd_digits", "fsdd_tiny"]) {
+    const dir = new URL(`../fixtures/${name}/`, import.meta.url).pathname;
+    try {
+      for await (const e of Deno.readDir(dir)) if (e.name.endsWith(".safetensors")) return dir + e.name;
+    } catch {
+      // not there
+    }
   }
   return null;
 }

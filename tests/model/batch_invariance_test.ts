@@ -20,10 +20,15 @@ setQuiet(true);
 await initGpu();
 
 const SAMPLE = new URL("../../data/sample/train/", import.meta.url).pathname;
+const FSDD_DIGITS = new URL("../fixtures/fsdd_digits/model.safetensors", import.meta.url).pathname;
 const FSDD_TINY = new URL("../fixtures/fsdd_tiny/model.safetensors", import.meta.url).pathname;
 const PYTORCH_TRAINED = new URL("pytorch_trained/model.safetensors", TORCH_FIXTURES_DIR).pathname;
 const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
-const CHECKPOINT = await exists(FSDD_TINY) ? FSDD_TINY : PYTORCH_TRAINED;
+const CHECKPOINT = await exists(FSDD_DIGITS)
+  ? FSDD_DIGITS
+  : await exists(FSDD_TINY)
+  ? FSDD_TINY
+  : PYTORCH_TRAINED;
 
 /** Real speech from the bundled sample corpus, at 16 kHz. */
 async function clip(name: string): Promise<Float32Array> {

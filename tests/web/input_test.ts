@@ -28,6 +28,7 @@ import type { Page } from "playwright-core";
 const ROOT = new URL("../../", import.meta.url).pathname;
 /** The digits model trained on the bundled sample when it is there (it writes words), else the PyTorch one. */
 const CHECKPOINT = [
+  `${ROOT}tests/fixtures/fsdd_digits/model.safetensors`,
   `${ROOT}tests/fixtures/fsdd_tiny/model.safetensors`,
   `${ROOT}tests/fixtures/torch/pytorch_trained/model.safetensors`,
 ].find((f) => {
