@@ -287,8 +287,8 @@ Deno.test("train: data-dependent defaults, --specaugment/--no-specaugment, and t
   const sample = SAMPLE_DEFAULTS;
   const s = parseTrainArgs([], sample)!;
   assert.deepEqual(
-    [s.configName, s.epochs, s.batchSize, s.lr, s.clipGradNorm, s.specAugment],
-    ["tiny", 20, 5, 3e-3, 400, false],
+    [s.configName, s.epochs, s.batchSize, s.lr, s.clipGradNorm, s.specAugment, s.config.nFeats, s.bucketed],
+    ["tiny", 5, 8, 3e-3, 400, false, 64, true],
   );
   assert.equal(parseTrainArgs(["--specaugment"], sample)!.specAugment, true);
   const t = parseTrainArgs([

@@ -22,9 +22,10 @@ setQuiet(true);
 await initGpu();
 
 const CHECKPOINT = new URL("pytorch_trained/model.safetensors", TORCH_FIXTURES_DIR).pathname;
-const SAMPLE = new URL("../../data/sample/train/", import.meta.url).pathname;
+// Recordings of several spoken digits with silences between them (fsdd test takes; see its README).
+const SAMPLE = new URL("../fixtures/fsdd_joined/", import.meta.url).pathname;
 
-/** Real speech: the first `n` recordings of 2 s or more of the bundled sample corpus joined end to end. */
+/** Real speech: the first `n` recordings of 2 s or more of the joined-digit fixtures, end to end. */
 async function joinedClips(n: number): Promise<Float32Array> {
   const lines = (await Deno.readTextFile(`${SAMPLE}manifest.tsv`)).trim().split("\n").slice(1)
     .filter((l) => Number(l.split("\t")[1]) >= 2).slice(0, n);
