@@ -19,7 +19,8 @@ import { TORCH_FIXTURES_DIR } from "../torch_fixtures.ts";
 setQuiet(true);
 await initGpu();
 
-const SAMPLE = new URL("../../data/sample/train/", import.meta.url).pathname;
+// Real speech: spoken digits joined with silences (the word-timing fixtures: fsdd test takes).
+const SAMPLE = new URL("../fixtures/fsdd_joined/", import.meta.url).pathname;
 const FSDD_DIGITS = new URL("../fixtures/fsdd_digits/model.safetensors", import.meta.url).pathname;
 const FSDD_TINY = new URL("../fixtures/fsdd_tiny/model.safetensors", import.meta.url).pathname;
 const PYTORCH_TRAINED = new URL("pytorch_trained/model.safetensors", TORCH_FIXTURES_DIR).pathname;
@@ -30,17 +31,18 @@ const CHECKPOINT = await exists(FSDD_DIGITS)
   ? FSDD_TINY
   : PYTORCH_TRAINED;
 
-/** Real speech from the bundled sample corpus, at 16 kHz. */
-async function clip(name: string): Promise<Float32Array> {
-  return (await loadAudio(`${SAMPLE}90001/1/90001-1-${name}.flac`, 16000)).waveform;
+/** A joined-digit recording (speaker-chapter-n, e.g. "90001-3-0000"), at 16 kHz. */
+async function clip(id: string): Promise<Float32Array> {
+  const [speaker, chapter] = id.split("-");
+  return (await loadAudio(`${SAMPLE}${speaker}/${chapter}/${id}.flac`, 16000)).waveform;
 }
-const long = await clip("0020"); // 4.2 s
+const long = await clip("90002-3-0006"); // 9.7 s, twelve digits
 const clips = [
-  (await clip("0000")).slice(4000, 4000 + 8001), // 0.5 s, an odd number of frames (41)
-  await clip("0009"), // 0.8 s
-  (await clip("0001")).slice(0, 16000), // 1 s, an even number of frames (81)
-  await clip("0005"), // 0.9 s
-  await clip("0007"), // 1.7 s
+  (await clip("90001-3-0000")).slice(4000, 4000 + 8001), // 0.5 s, an odd number of frames (41)
+  await clip("90002-3-0003"), // 0.9 s
+  (await clip("90001-3-0001")).slice(0, 16000), // 1 s, an even number of frames (81)
+  await clip("90001-3-0005"), // 1.4 s
+  await clip("90001-3-0002"), // 3.4 s
 ];
 
 /**
@@ -138,7 +140,7 @@ for (const [label, make] of models) {
 
 Deno.test("three recordings transcribed in one call get the transcripts each gets alone", async () => {
   const model = await loadModel(CHECKPOINT);
-  const names = ["0000", "0001", "0004"];
+  const names = ["90001-3-0000", "90001-3-0001", "90001-3-0004"];
   const audio = await Promise.all(names.map(clip));
   // The three windows (all under the 24 s window) fit one batch of 3 windows: they run together, padded.
   const opts = { batchSize: 3 };
