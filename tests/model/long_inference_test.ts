@@ -230,9 +230,10 @@ Deno.test("the decoder hands on a word once a space closes it, also across windo
     {},
     (words: WordTiming[], f: number) => got.push({ words: words.map((w) => w.word), frames: f }),
   );
-  // Seams inside "two" (frame 9) and inside "three" (frame 22); the last word has no space after it.
+  // Seams inside "two" (frame 9) and inside "three" (frame 22); the last word has no space after it. The frames
+  // handed on stop where the still-open word starts ("two" at 8, "three" at 18): nothing before them can change.
   for (const [from, to] of [[0, 9], [9, 22], [22, 30], [30, frames]]) d.push(lp, from, to - from);
-  assert.deepEqual(got, [{ words: ["one"], frames: 9 }, { words: ["two"], frames: 22 }, {
+  assert.deepEqual(got, [{ words: ["one"], frames: 8 }, { words: ["two"], frames: 18 }, {
     words: ["three"],
     frames: 30,
   }]);
