@@ -369,7 +369,11 @@ Deno.test({
     const dev = await LibriSpeechCorpus.open(new URL("../../data/sample/dev", import.meta.url).pathname);
     for await (const clip of dev) {
       const info = await readFlacStreamInfo(clip.audioPath);
-      assert.equal(clip.waveform.length, Math.ceil(info!.totalSamples * 16000 / info!.sampleRate), clip.fileId);
+      assert.equal(
+        clip.waveform.length,
+        Math.ceil(info!.totalSamples * 16000 / info!.sampleRate),
+        clip.fileId,
+      );
     }
   },
 });
