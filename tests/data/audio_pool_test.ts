@@ -2,19 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { loadAudio } from "../../data/audio.ts";
 import { AudioPool, type DecodeResult, defaultWorkerCount } from "../../data/audio_pool.ts";
-
-/** The first `n` FLAC files (by path) under data/sample/dev, whatever speaker folders the sample corpus has. */
-function sampleFlacs(n: number): string[] {
-  const found: string[] = [];
-  const walk = (dir: string) => {
-    for (const e of [...Deno.readDirSync(dir)].sort((a, b) => a.name < b.name ? -1 : 1)) {
-      if (e.isDirectory) walk(`${dir}/${e.name}`);
-      else if (e.name.endsWith(".flac")) found.push(`${dir}/${e.name}`);
-    }
-  };
-  walk(new URL("../../data/sample/dev", import.meta.url).pathname);
-  return found.slice(0, n);
-}
+import { sampleFlacs } from "./sample_flacs.ts";
 
 const SAMPLES = sampleFlacs(6);
 

@@ -8,22 +8,10 @@ import { loadAudio } from "../../data/audio.ts";
 import { AudioFormatError } from "../../data/audio_error.ts";
 import { type AudioStream, openAudioStream, StreamingResampler } from "../../data/audio_stream.ts";
 import { resample } from "../../data/resample.ts";
+import { sampleFlacs } from "./sample_flacs.ts";
 
 const FLAC_DIR = new URL("../fixtures/flac/", import.meta.url);
 const flacPath = (name: string) => new URL(name, FLAC_DIR).pathname;
-
-/** The first `n` FLAC files (by path) under data/sample/dev, whatever speaker folders the sample corpus has. */
-function sampleFlacs(n: number): string[] {
-  const found: string[] = [];
-  const walk = (dir: string) => {
-    for (const e of [...Deno.readDirSync(dir)].sort((a, b) => a.name < b.name ? -1 : 1)) {
-      if (e.isDirectory) walk(`${dir}/${e.name}`);
-      else if (e.name.endsWith(".flac")) found.push(`${dir}/${e.name}`);
-    }
-  };
-  walk(new URL("../../data/sample/dev", import.meta.url).pathname);
-  return found.slice(0, n);
-}
 
 /** Concatenates a stream's chunks, checking that all but the last have exactly chunkSamples samples. */
 async function collect(stream: AudioStream, chunkSamples: number, label: string): Promise<Float32Array> {
