@@ -123,6 +123,8 @@ export interface ParsedFlags<F extends Record<string, Flag>> {
   positionals: string[];
   /** -h or --help was given: the caller prints {@link helpText}; required flags were not checked. */
   help: boolean;
+  /** The flags the command line gave (the rest took their defaults). */
+  given: ReadonlySet<string>;
 }
 
 /** Declares a spec, keeping its literal types (flag types, choices) so {@link parseFlags} can type the values. */
@@ -292,6 +294,8 @@ export function parseFlags<F extends Record<string, Flag>>(spec: CliSpec<F>, arg
       values[name] = value;
     }
   }
+  // Before defaults fill in: a recipe may depend on whether the user chose a value or took the default.
+  const given: ReadonlySet<string> = new Set(Object.keys(values));
   for (const name of names) {
     if (values[name] !== undefined) continue;
     const flag = flags[name];
@@ -303,7 +307,7 @@ export function parseFlags<F extends Record<string, Flag>>(spec: CliSpec<F>, arg
       throw new UsageError(`--${name} is required${what} (see --help)`);
     }
   }
-  return { values: values as FlagValues<F>, positionals, help } as ParsedFlags<F>;
+  return { values: values as FlagValues<F>, positionals, help, given } as ParsedFlags<F>;
 }
 
 /** The name shown for a flag's value in help and errors (`--lr X`, `--data DIR`). */

@@ -287,9 +287,16 @@ Deno.test("train: data-dependent defaults, --specaugment/--no-specaugment, and t
   const sample = SAMPLE_DEFAULTS;
   const s = parseTrainArgs([], sample)!;
   assert.deepEqual(
-    [s.configName, s.epochs, s.batchSize, s.lr, s.clipGradNorm, s.specAugment, s.config.nFeats, s.bucketed],
-    ["tiny", 5, 8, 3e-3, 400, false, 64, true],
+    [s.configName, s.epochs, s.batchSize, s.lr, s.clipGradNorm, s.specAugment, s.bucketed],
+    ["tiny", 5, 8, 3e-3, 400, false, true],
   );
+  const c = s.config;
+  assert.deepEqual([c.nCnnLayers, c.nRnnLayers, c.rnnDim, c.nFeats], [0, 2, 64, 32]);
+  // A size flag wins over the recipe's; a --config given (even its own) leaves the recipe's sizes out.
+  const wider = parseTrainArgs(["--rnn-dim", "128", "--n-cnn-layers", "1"], sample)!.config;
+  assert.deepEqual([wider.nCnnLayers, wider.rnnDim, wider.nFeats], [1, 128, 32]);
+  const tiny = parseTrainArgs(["--config", "tiny"], sample)!.config;
+  assert.deepEqual([tiny.nCnnLayers, tiny.rnnDim, tiny.nFeats], [1, 128, 128]);
   assert.equal(parseTrainArgs(["--specaugment"], sample)!.specAugment, true);
   const t = parseTrainArgs([
     "--no-specaugment",
