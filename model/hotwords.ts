@@ -23,8 +23,9 @@ export interface Hotword {
 }
 
 /**
- * The bonus of a phrase given without one, in nats. Chosen on a dev split of spoken digits (README: hotwords): it
- * brought a word the LM lacked back from 10% to 83% recall without inserting it into other utterances.
+ * The bonus of a phrase given without one, in nats. Checked on a dev split of spoken digits with the clean digits
+ * model (README: hotwords), each digit word boosted with an LM lacking it: 2 to 5 all bring recall from 146 to 178
+ * of 180 clips without writing the word into another clip, 6 and more start to.
  */
 export const DEFAULT_HOTWORD_BOOST = 4;
 
