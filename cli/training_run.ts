@@ -331,6 +331,12 @@ export class TrainingRun {
       args.config = source.config;
     }
     if (comm.size > 1) {
+      if (args.gradShards !== 1 && args.gradShards !== comm.size) {
+        throw new UsageError(
+          `--grad-shards ${args.gradShards} under ${comm.size} ranks: under mpirun the ranks are the shards ` +
+            `(leave it out, or give ${comm.size})`,
+        );
+      }
       const c = source!.config;
       if (c.gruLayout === "tutorial") {
         throw new UsageError(
@@ -554,6 +560,7 @@ export class TrainingRun {
         dropoutSeed: stepSeed(args.seed, pos.step, 1),
         firstSample: g.firstSample,
         globalBatch: g.utterances,
+        shards: this.comm.size === 1 ? args.gradShards : 1,
       });
       return { loss: keep(r.loss), sampleLosses: keep(r.sampleLosses) };
     });

@@ -21,6 +21,7 @@ import { logSoftmax } from "../kernels/softmax.ts";
 import type { AdamW } from "./optim.ts";
 import { CNN_CHANNELS, featsAfterConv, framesAfterConv, type SpeechRecognitionModel } from "./recognizer.ts";
 import type { ModelConfig } from "./config.ts";
+import { shardRange } from "../dist/shard.ts";
 
 export interface Batch {
   /** (batch, 1, n_feats, frames) features, zero-padded. */
@@ -105,6 +106,13 @@ export interface GradientOptions {
   dropoutSeed: number;
   microBatches?: number;
   /**
+   * Sum the gradient as this many data-parallel ranks would (default 1): the batch is cut into shards as
+   * dist/shard.ts cuts a global batch, each shard's gradient is computed on its own, from zero, and the shards'
+   * gradients and losses are added in shard order. For two shards that is the two-rank all-reduce's a + b, so a
+   * single process reproduces a two-rank run bit for bit; with more, MPI may associate the sum differently.
+   */
+  shards?: number;
+  /**
    * Index of this batch's first sample in the global batch (a rank's shard in data-parallel training): the
    * dropout masks are the global batch's. Default 0.
    */
@@ -122,6 +130,59 @@ export interface GradientOptions {
  * masks they get in the whole batch.
  */
 export function accumulateGradients(
+  model: SpeechRecognitionModel,
+  batch: Batch,
+  opts: GradientOptions,
+): StepResult {
+  const shards = Math.min(opts.shards ?? 1, batch.spectrograms.shape[0]);
+  return shards > 1
+    ? shardedGradients(model, batch, opts, shards)
+    : microBatchedGradients(model, batch, opts);
+}
+
+/**
+ * {@link accumulateGradients} as `shards` ranks: each shard's gradients start from zero (what the parameters
+ * held is set aside) and are then added to what came before, as the all-reduce adds the ranks' sums.
+ */
+function shardedGradients(
+  model: SpeechRecognitionModel,
+  batch: Batch,
+  opts: GradientOptions,
+  shards: number,
+): StepResult {
+  const n = batch.spectrograms.shape[0];
+  const params = model.parameters();
+  let total: Tensor | null = null;
+  const perShard: Tensor[] = [];
+  for (let r = 0; r < shards; r++) {
+    const [start, end] = shardRange(n, r, shards);
+    const before = params.map((p) => p.grad);
+    params.forEach((p) => p.grad = null);
+    const part = microBatchedGradients(model, slice(batch, start, end - start), {
+      ...opts,
+      firstSample: (opts.firstSample ?? 0) + start,
+      globalBatch: opts.globalBatch ?? n,
+    });
+    params.forEach((p, i) => p.grad = sumInto(before[i], p.grad));
+    total = sumInto(total, part.loss);
+    perShard.push(part.sampleLosses);
+  }
+  const sampleLosses = keep(concat(perShard, 0));
+  perShard.forEach((t) => t.dispose());
+  return { loss: total!, sampleLosses };
+}
+
+/** `a + b` as a kept tensor, the inputs disposed; either may be missing. */
+function sumInto(a: Tensor | null, b: Tensor | null): Tensor | null {
+  if (!a || !b) return a ?? b;
+  const sum = keep(add(a, b));
+  a.dispose();
+  b.dispose();
+  return sum;
+}
+
+/** {@link accumulateGradients} of one rank's batch, in micro-batches where the binding limit needs them. */
+function microBatchedGradients(
   model: SpeechRecognitionModel,
   batch: Batch,
   opts: GradientOptions,

@@ -326,6 +326,7 @@ Deno.test("train: data-dependent defaults, --specaugment/--no-specaugment, and t
     "epochs",
     "evalLimit",
     "freeze",
+    "gradShards",
     "hangTimeout",
     "initFrom",
     "keep",
