@@ -42,6 +42,31 @@ async function loadOrExplain(path: string, flag: string) {
   }
 }
 
+/** The model field each model flag sets. */
+const MODEL_FLAG_FIELDS = {
+  "n-cnn-layers": "nCnnLayers",
+  "n-rnn-layers": "nRnnLayers",
+  "rnn-dim": "rnnDim",
+  "n-feats": "nFeats",
+  dropout: "dropout",
+  "gru-layout": "gruLayout",
+  features: "features",
+} as const satisfies Record<string, keyof ModelConfig>;
+
+/**
+ * The model flags given ("--rnn-dim 32") that ask for something other than the checkpoint's model; --config
+ * counts where a size it sets (and no flag of its own) differs.
+ */
+function overruledModelFlags(args: TrainArgs, checkpoint: ModelConfig): string[] {
+  const fields = MODEL_FLAG_FIELDS as Record<string, keyof ModelConfig>;
+  const differs = (field: keyof ModelConfig) => args.config[field] !== checkpoint[field];
+  return args.modelFlags.filter((name) =>
+    name === "config"
+      ? Object.entries(fields).some(([flag, field]) => !args.modelFlags.includes(flag) && differs(field))
+      : fields[name] !== undefined && differs(fields[name])
+  ).map((name) => `--${name} ${name === "config" ? args.configName : args.config[fields[name]]}`);
+}
+
 /**
  * The model a run starts from. `resumeModel` is the run's own latest checkpoint when resuming: it wins over
  * everything (the run's alphabet and weights are in it).
@@ -63,5 +88,13 @@ export async function modelSource(args: TrainArgs, resumeModel: string | null): 
   const ck = await loadOrExplain(args.initFrom, "--init-from");
   const config = alphabet ? withAlphabet(ck.config, alphabet) : ck.config;
   const { weights, report } = matchWeights(parameterSpecs(config), ck.weights, ck.shapes);
-  return { config, weights, notes: describeInit(report, args.initFrom) };
+  const notes = describeInit(report, args.initFrom);
+  const overruled = overruledModelFlags(args, ck.config);
+  if (overruled.length > 0) {
+    notes.push(
+      `--init-from: the model is the checkpoint's, so ${overruled.join(", ")} ` +
+        `${overruled.length === 1 ? "is" : "are"} not used (only --alphabet changes it: the output layer)`,
+    );
+  }
+  return { config, weights, notes };
 }

@@ -15,6 +15,8 @@ import { DATA_FLAGS, type TrainDataArgs, trainDataArgs } from "./train_data_flag
 export interface TrainArgs extends FinetuneArgs, TrainDataArgs, DistributedArgs {
   config: ModelConfig;
   configName: string;
+  /** The names of the model flags the command line gave ("rnn-dim"): --init-from says which it overrules. */
+  modelFlags: string[];
   epochs: number;
   batchSize: number;
   lr: number;
@@ -315,10 +317,12 @@ export function parseTrainArgs(
   if (values.resume && !values.out) {
     throw new UsageError("--resume needs --out DIR (the run folder to continue)");
   }
+  const givenModelFlags = Object.keys(modelFlags(defaults)).filter((name) => given.has(name));
   return {
     ...trainDataArgs(values),
     config,
     configName,
+    modelFlags: givenModelFlags,
     epochs: values.epochs,
     batchSize: values["batch-size"],
     lr: values.lr,

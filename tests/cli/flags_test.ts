@@ -335,6 +335,7 @@ Deno.test("train: data-dependent defaults, --specaugment/--no-specaugment, and t
     "lr",
     "memory",
     "memoryLimit",
+    "modelFlags",
     "out",
     "profile",
     "resume",

@@ -86,6 +86,8 @@ Deno.test("fine-tuning with the digits added and --freeze cnn: only classifier.3
     `${FIXTURES}alphabet_digits.txt`,
     "--freeze",
     "cnn",
+    "--rnn-dim",
+    "32",
     "--epochs",
     "2",
     "--batch-size",
@@ -103,6 +105,7 @@ Deno.test("fine-tuning with the digits added and --freeze cnn: only classifier.3
     log,
   );
   ok(log.includes("frozen (--freeze cnn): 10 tensors"), log);
+  ok(log.includes("--init-from: the model is the checkpoint's, so --rnn-dim 32 is not used"), log);
   ok(log.includes("39 classes"), log);
 
   const base = await loadSafetensorsFile(baseCk);
