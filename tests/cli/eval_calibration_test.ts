@@ -5,15 +5,10 @@
  * calibration error on the dataset's 300 test clips (tests/fixtures/manifests/fsdd.csv's test rows) is at most 0.1.
  */
 import * as assert from "node:assert/strict";
+import { DIGITS_CHECKPOINT, exists, FSDD, FSDD_CSV, haveFsddDigits } from "./fsdd_digits_data.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
-const FSDD = new URL("../../../shared/speech/fsdd/librispeech/", import.meta.url).pathname;
-const FSDD_CSV = new URL("../fixtures/manifests/fsdd.csv", import.meta.url).pathname;
-const DIGITS_CHECKPOINT = new URL("../fixtures/fsdd_digits/model.safetensors", import.meta.url).pathname;
-const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
-const hasShared = await exists(FSDD);
-const hasDigitsModel = await exists(DIGITS_CHECKPOINT);
-if (!hasShared) console.log("eval_calibration_test: skipped, ../shared/speech/fsdd is not there");
+const available = await haveFsddDigits("eval_calibration_test");
 
 const DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
 
@@ -47,7 +42,7 @@ async function evaluate(args: string[]): Promise<{ ece: number; fitted: string; 
 
 Deno.test({
   name: "eval: calibrated on held-out training takes, the digits model's ECE on the 300 test clips is <= 0.1",
-  ignore: !hasShared || !hasDigitsModel,
+  ignore: !available,
   fn: async () => {
     const dir = await Deno.makeTempDir();
     try {

@@ -25,14 +25,9 @@ import { type Hotword, parseHotword } from "../../model/hotwords.ts";
 import { decodeLogProbs, logProbsOf, type UtteranceLogProbs } from "../../model/inference.ts";
 import { buildKneserNey, formatArpa, tokenizeLine } from "../../model/kneser_ney.ts";
 import { errorRates } from "../../model/metrics.ts";
+import { DIGITS_CHECKPOINT, FSDD_CSV, haveFsddDigits } from "./fsdd_digits_data.ts";
 
-const FSDD = new URL("../../../shared/speech/fsdd/librispeech/", import.meta.url).pathname;
-const FSDD_CSV = new URL("../fixtures/manifests/fsdd.csv", import.meta.url).pathname;
-const DIGITS_CHECKPOINT = new URL("../fixtures/fsdd_digits/model.safetensors", import.meta.url).pathname;
-const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
-const hasShared = await exists(FSDD);
-const hasDigitsModel = await exists(DIGITS_CHECKPOINT);
-if (!hasShared) console.log("hotwords_test: skipped, ../shared/speech/fsdd is not there");
+const available = await haveFsddDigits("hotwords_test");
 
 /** The test clips' references and the model's log-probabilities of each. */
 interface Scored {
@@ -92,7 +87,7 @@ const signed = (x: number) => `${x >= 0 ? "+" : ""}${x.toFixed(2)}`;
 
 Deno.test({
   name: "hotwords: on the 300 fsdd test clips, --hotword doubles a word the LM lacks, others' WER within 0.5",
-  ignore: !hasShared || !hasDigitsModel,
+  ignore: !available,
   fn: async () => {
     setQuiet(true);
     await initGpu();
