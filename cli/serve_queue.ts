@@ -15,6 +15,7 @@ import {
   type UtteranceLogProbs,
 } from "../model/inference.ts";
 import type { SpeechRecognitionModel } from "../model/recognizer.ts";
+import { frameLevels } from "../model/speech_edges.ts";
 import { SAMPLES_PER_FRAME, type Window, type WindowOptions } from "../model/windows.ts";
 
 export interface QueueOptions {
@@ -36,6 +37,8 @@ interface Item {
   job: Job;
   window: Window;
   samples: Float32Array;
+  /** The kept frames' levels, measured before the samples go back to the recycler: words move off silence. */
+  levels: Float32Array;
 }
 
 /** One request: its decoder, the outputs that came back ahead of an earlier window's, and its waiters. */
@@ -45,7 +48,7 @@ class Job {
   queued = 0;
   failed: Error | null = null;
   private nextWindow = 0;
-  private readonly early = new Map<number, { window: Window; u: UtteranceLogProbs }>();
+  private readonly early = new Map<number, { window: Window; u: UtteranceLogProbs; levels: Float32Array }>();
   private wakeReader: (() => void) | null = null;
   private settle!: { resolve: (r: QueuedResult) => void; reject: (e: Error) => void };
   readonly done: Promise<QueuedResult>;
@@ -57,11 +60,11 @@ class Job {
   }
 
   /** Takes a window's output; decodes it and any held-back successors in window order. */
-  accept(window: Window, u: UtteranceLogProbs): void {
+  accept(window: Window, u: UtteranceLogProbs, levels: Float32Array): void {
     this.queued--;
     this.wakeReader?.();
     if (this.failed) return;
-    this.early.set(window.index, { window, u });
+    this.early.set(window.index, { window, u, levels });
     for (let next = this.early.get(this.nextWindow); next; next = this.early.get(this.nextWindow)) {
       this.early.delete(this.nextWindow++);
       const first = next.window.start / SAMPLES_PER_FRAME;
@@ -70,7 +73,7 @@ class Job {
       if (from < 0 || from + count > next.u.length) {
         return this.fail(new Error(`window ${next.window.index}: kept frames outside the model's output`));
       }
-      this.decoder.push(next.u.logProbs, from, count);
+      this.decoder.push(next.u.logProbs, from, count, next.levels);
       if (next.window.last) {
         const samples = next.window.start + next.window.length;
         this.settle.resolve({ transcript: this.decoder.finish(), samples });
@@ -135,7 +138,8 @@ export class TranscriptionQueue {
         if (job.failed) break;
         job.queued++;
         windows++;
-        this.items.push({ job, window, samples });
+        const levels = frameLevels(samples, window.start, window.keepFrom, window.keepTo - window.keepFrom);
+        this.items.push({ job, window, samples, levels });
         this.start();
       }
       if (windows === 0) throw new RangeError("the recording has no samples");
@@ -163,7 +167,7 @@ export class TranscriptionQueue {
       try {
         const outputs = await logProbsOf(this.model, batch.map((it) => it.samples));
         this.batchesRun++;
-        batch.forEach((it, k) => it.job.accept(it.window, outputs[k]));
+        batch.forEach((it, k) => it.job.accept(it.window, outputs[k], it.levels));
       } catch (e) {
         for (const it of batch) it.job.fail(e as Error);
         const failed = new Set(batch.map((it) => it.job));

@@ -9,6 +9,7 @@ import { parseSrt, parseVtt } from "../../cli/formats/mod.ts";
 import { type Server, startServer } from "../../cli/serve.ts";
 import { TranscriptionQueue } from "../../cli/serve_queue.ts";
 import { loadAudio } from "../../data/audio.ts";
+import { transcribeLong } from "../../model/long_inference.ts";
 import { loadModel } from "../../cli/common.ts";
 import { initGpu } from "../../engine/device.ts";
 import { TORCH_FIXTURES_DIR } from "../torch_fixtures.ts";
@@ -140,6 +141,11 @@ Deno.test("the queue batches equal-length windows of several requests and decode
     const alone = new TranscriptionQueue(model);
     const want = await alone.transcribe(long);
     assert.equal(want.samples, long.length);
+    // What `deno task transcribe` and the web page give (transcribeLong): the same words, their edges moved
+    // off the silence between the repeats by the windows' frame levels (model/speech_edges.ts).
+    const direct = await transcribeLong(model, long);
+    assert.deepEqual(want.transcript.words, direct.transcript!.words);
+    assert.equal(want.transcript.text, direct.transcript!.text);
     const shared = new TranscriptionQueue(model);
     const results = await Promise.all([0, 1, 2].map(() => shared.transcribe(long)));
     for (const r of results) assert.deepEqual(r, want);
