@@ -209,14 +209,7 @@ function microBatchedGradients(
       return { loss: keep(weighted), sampleLosses: keep(sampleLosses) };
     });
     perSample.push(r.sampleLosses);
-    if (total) {
-      const sum: Tensor = keep(add(total, r.loss));
-      total.dispose();
-      r.loss.dispose();
-      total = sum;
-    } else {
-      total = r.loss;
-    }
+    total = sumInto(total, r.loss);
   }
   const sampleLosses = perSample.length === 1 ? perSample[0] : keep(concat(perSample, 0));
   if (perSample.length > 1) perSample.forEach((t) => t.dispose());

@@ -1,5 +1,5 @@
 /**
- * A rank that hangs: `deno task train` under `mpirun -np 2` (the micro model of data_parallel_test.ts, an
+ * A rank that hangs: `deno task train` under `mpirun -np 2` (the micro model of train_compare.ts, an
  * 8 s --hang-timeout), rank 1's process stopped with SIGSTOP once the step-3 checkpoint is on disk. The other
  * rank's watchdog must end the job with a non-zero exit soon after the deadline, with a line naming rank 1 and
  * the collective and step it waited in; no process of the job may be left; the last checkpoint must load; and
@@ -8,38 +8,11 @@
 import { equal, match, ok } from "node:assert/strict";
 import { loadCheckpoint, loadTrainingState } from "../../model/checkpoint.ts";
 import { mpirun, MPIRUN_MISSING, processesOf } from "./mpirun.ts";
+import { decode, exists, microArgs, TRAIN } from "./train_compare.ts";
 
-const TRAIN = new URL("../../train.ts", import.meta.url).pathname;
 const HANG_TIMEOUT_S = 8;
-const ARGS = [
-  "--limit",
-  "80",
-  "--epochs",
-  "1",
-  "--batch-size",
-  "8",
-  "--rnn-dim",
-  "16",
-  "--n-feats",
-  "32",
-  "--log-every",
-  "1",
-  "--checkpoint-every",
-  "3",
-  "--eval-limit",
-  "8",
-  "--workers",
-  "0",
-  "--hang-timeout",
-  String(HANG_TIMEOUT_S),
-];
+const ARGS = [...microArgs(1), "--hang-timeout", String(HANG_TIMEOUT_S)];
 const STEPS = 10;
-
-const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-
-async function exists(path: string): Promise<boolean> {
-  return await Deno.stat(path).then(() => true, () => false);
-}
 
 /** The newest step checkpoint of a run folder: its step and its two files. */
 async function newestCheckpoint(dir: string): Promise<{ step: number; model: string; state: string }> {

@@ -5,36 +5,10 @@
  */
 import { equal, ok } from "node:assert/strict";
 import { mpirun, MPIRUN_MISSING, processesOf } from "./mpirun.ts";
-import { assertLossesClose, decode, losses, TRAIN } from "./train_compare.ts";
+import { assertLossesClose, decode, exists, losses, microArgs, TRAIN } from "./train_compare.ts";
 
-const ARGS = [
-  "--limit",
-  "80",
-  "--epochs",
-  "2",
-  "--batch-size",
-  "8",
-  "--rnn-dim",
-  "16",
-  "--n-feats",
-  "32",
-  "--specaugment",
-  "--lr",
-  "5e-4",
-  "--log-every",
-  "1",
-  "--checkpoint-every",
-  "3",
-  "--eval-limit",
-  "8",
-  "--workers",
-  "0",
-];
+const ARGS = [...microArgs(2), "--specaugment", "--lr", "5e-4"];
 const STEPS = 20;
-
-async function exists(path: string): Promise<boolean> {
-  return await Deno.stat(path).then(() => true, () => false);
-}
 
 Deno.test({
   name: "SIGKILL of a rank ends the job; --resume under mpirun finishes as an uninterrupted run",

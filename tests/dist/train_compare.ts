@@ -9,6 +9,22 @@ export const TRAIN = new URL("../../train.ts", import.meta.url).pathname;
 
 export const decode = (b: Uint8Array) => new TextDecoder().decode(b);
 
+export async function exists(path: string): Promise<boolean> {
+  return await Deno.stat(path).then(() => true, () => false);
+}
+
+/**
+ * The micro model's short runs on the bundled sample (BiGRUs of 16 on 32 mel bands, 10 steps an epoch of 8,
+ * a checkpoint every 3 steps, every step logged): what the fault tests kill, stop and resume.
+ */
+export function microArgs(epochs: number): string[] {
+  return [
+    ...["--limit", "80", "--epochs", String(epochs), "--batch-size", "8"],
+    ...["--rnn-dim", "16", "--n-feats", "32"],
+    ...["--log-every", "1", "--checkpoint-every", "3", "--eval-limit", "8", "--workers", "0"],
+  ];
+}
+
 /** The per-step training losses a run logged, in step order. */
 export async function losses(dir: string): Promise<number[]> {
   const lines = (await Deno.readTextFile(`${dir}/metrics.jsonl`)).trim().split("\n");

@@ -24,6 +24,7 @@ import { loadModel } from "../../cli/common.ts";
 import { buildWeb } from "../../web/build.ts";
 import { Browser, haveChromium, noteSkip, StaticServer } from "./browser.ts";
 import type { Page } from "playwright-core";
+import { cliTranscripts } from "./cli_transcripts.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 /** The digits model trained on the bundled sample when it is there (it writes words), else the PyTorch one. */
@@ -83,30 +84,6 @@ async function microphoneWav(dir: string): Promise<MicrophoneFile> {
   await Deno.writeFile(file, bytes);
   const samples = Float32Array.from(readWav(bytes, file).samples[0], (x) => x / 32768);
   return { file, samples, seconds: samples.length / DEVICE_RATE };
-}
-
-/** `deno task transcribe` on the files, one window batch each (as the page runs them): file -> text. */
-async function cliTranscripts(files: string[]): Promise<Map<string, string>> {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      `${ROOT}cli/transcribe.ts`,
-      "--checkpoint",
-      CHECKPOINT,
-      "--batch-size",
-      "1",
-      ...files,
-    ],
-    env: { XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" },
-  }).output();
-  assert.equal(code, 0, new TextDecoder().decode(stderr));
-  const out = new Map<string, string>();
-  for (const line of new TextDecoder().decode(stdout).trim().split("\n")) {
-    const [file, text] = line.split("\t");
-    out.set(file, text ?? "");
-  }
-  return out;
 }
 
 /** The checkpoint in the engine in Deno (lavapipe), loaded once: the reference for the page's log-probabilities. */
@@ -338,7 +315,7 @@ Deno.test({
           assert.deepEqual(await dropFile(browser, DROPPED), { during: true, after: false });
           const r = await resultNamed(page, basename(DROPPED));
           assert.equal(page.url(), origin, "the drop opened the file instead of giving it to the page");
-          const cli = (await cliTranscripts([DROPPED])).get(DROPPED);
+          const cli = (await cliTranscripts(CHECKPOINT, [DROPPED])).get(DROPPED);
           assert.equal(r.text, cli, `dropped: page "${r.text}", CLI "${cli}"`);
           assert.equal(await page.textContent("#transcript"), r.text || "(no speech recognised)");
           assert.equal(await state(page), "done");
@@ -399,7 +376,7 @@ Deno.test({
           const recorded = `${dir}/recorded.wav`;
           const float = { channels: 1, rate: DEVICE_RATE, bits: 32 as const, float: true };
           await Deno.writeFile(recorded, encodeWav(float, seen.captured.length, (i) => seen.captured[i]));
-          const cli = await cliTranscripts([recorded, microphone.file]);
+          const cli = await cliTranscripts(CHECKPOINT, [recorded, microphone.file]);
           console.log(
             `  microphone: "${r.text}" from ${r.capture!.seconds.toFixed(3)} s captured at ` +
               `${r.capture!.sampleRate} Hz (listening began ${

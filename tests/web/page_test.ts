@@ -16,6 +16,7 @@ import { loadModel } from "../../cli/common.ts";
 import { buildWeb } from "../../web/build.ts";
 import { Browser, haveChromium, noteSkip, StaticServer } from "./browser.ts";
 import type { Page } from "playwright-core";
+import { cliTranscripts } from "./cli_transcripts.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const SPEECH = new URL("../../../shared/speech/", import.meta.url).pathname;
@@ -39,30 +40,6 @@ noteSkip("tests/web/page_test.ts");
 function clips(): string[] {
   const rows = Deno.readTextFileSync(`${TRAINED}greedy.tsv`).trim().split("\n").slice(1);
   return ROWS.map((r) => SPEECH + rows[r].split("\t")[0]);
-}
-
-/** `deno task transcribe` on the clips, one window batch each (as the page runs them): file -> text. */
-async function cliTranscripts(files: string[]): Promise<Map<string, string>> {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      `${ROOT}cli/transcribe.ts`,
-      "--checkpoint",
-      CHECKPOINT,
-      "--batch-size",
-      "1",
-      ...files,
-    ],
-    env: { XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" },
-  }).output();
-  assert.equal(code, 0, new TextDecoder().decode(stderr));
-  const out = new Map<string, string>();
-  for (const line of new TextDecoder().decode(stdout).trim().split("\n")) {
-    const [file, text] = line.split("\t");
-    out.set(file, text ?? "");
-  }
-  return out;
 }
 
 /** The engine's log-probabilities of each clip in Deno (lavapipe): valid rows only. */
@@ -154,7 +131,7 @@ Deno.test({
   sanitizeResources: false,
   fn: async () => {
     const files = clips();
-    const [cli, reference] = [await cliTranscripts([...files, MP3]), await denoLogProbs(files)];
+    const [cli, reference] = [await cliTranscripts(CHECKPOINT, [...files, MP3]), await denoLogProbs(files)];
     const { server, dist } = await serve();
     const browser = await Browser.launch();
     try {
